@@ -1,0 +1,105 @@
+package client
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// JobInfo describes a job (GET /jobs/{session}/{job}).
+type JobInfo struct {
+	Name         string `json:"name"`  // "<session>.<job>"
+	State        string `json:"state"` // "running", "stopped", "flapping" or "gave_up"
+	Active       bool   `json:"active"`
+	Running      int    `json:"running"`     // processes running
+	RunningOut   int    `json:"running_out"` // processes on their way out
+	NumProcesses int    `json:"numprocesses"`
+	Processes    []int  `json:"processes"` // pids of the kept-alive processes
+	// Config is the job's config as the server reports it, in the form
+	// Load and Update accept.
+	Config   json.RawMessage `json:"config"`
+	Flapping FlapInfo        `json:"flapping"`
+}
+
+// FlapInfo is a job's flapping state.
+type FlapInfo struct {
+	State   string `json:"state"` // "ok", "flapping" or "gave_up"
+	Retries int    `json:"retries"`
+}
+
+// ProcessInfo describes one process (GET /{pid}).
+type ProcessInfo struct {
+	Pid            int               `json:"pid"`
+	Name           string            `json:"name"`
+	OSPid          int               `json:"os_pid"`
+	Cmd            string            `json:"cmd"`
+	Args           []string          `json:"args"`
+	Env            map[string]string `json:"env"`
+	Cwd            string            `json:"cwd"`
+	CreateTime     float64           `json:"create_time"` // Unix seconds
+	Once           bool              `json:"once"`        // a commit
+	Active         bool              `json:"active"`
+	RedirectOutput []string          `json:"redirect_output"`
+	RedirectInput  bool              `json:"redirect_input"`
+	CustomStreams  []string          `json:"custom_streams"`
+}
+
+// ProcStats are one process's resource figures; nil where the server does
+// not know them.
+type ProcStats struct {
+	Pid        int      `json:"pid"`
+	OSPid      int      `json:"os_pid"`
+	CPU        *float64 `json:"cpu"` // percent of one CPU
+	Mem        *float64 `json:"mem"` // percent of the machine's memory
+	RSS        *uint64  `json:"rss"` // bytes
+	VMS        *uint64  `json:"vms"` // bytes
+	CTime      *float64 `json:"ctime"`
+	CreateTime *float64 `json:"create_time"` // Unix seconds
+}
+
+// JobStats are a job's resource figures: sums over its processes, extremes,
+// and each process's figures.
+type JobStats struct {
+	Name   string      `json:"name"`
+	CPU    *float64    `json:"cpu"`
+	Mem    *float64    `json:"mem"`
+	RSS    *uint64     `json:"rss"`
+	MaxCPU *float64    `json:"max_cpu"`
+	MinCPU *float64    `json:"min_cpu"`
+	MaxRSS *uint64     `json:"max_rss"`
+	MinRSS *uint64     `json:"min_rss"`
+	Stats  []ProcStats `json:"stats"`
+}
+
+// LogLine is one captured output line.
+type LogLine struct {
+	Pid    int       `json:"pid"`
+	Stream string    `json:"stream"` // the output label, "stdout" or "stderr" by default
+	Time   time.Time `json:"time"`
+	Data   string    `json:"data"`
+}
+
+// CommitOptions tune a one-off run of a job (Commit). Zero values mean the
+// job's own settings.
+type CommitOptions struct {
+	GracefulTimeout time.Duration
+	Env             map[string]string
+}
+
+// Event is one event received on a Channel: a manager event (spawn, exit…),
+// a captured output piece of a STREAM subscription, or a stats sample of a
+// STATS subscription.
+type Event struct {
+	// Topic is the topic the event was delivered with.
+	Topic string `json:"topic"`
+	// Type is the event's "event" field ("spawn", "exit", …).
+	Type  string `json:"event"`
+	Name  string `json:"name"`
+	Pid   int    `json:"pid"`
+	OSPid int    `json:"os_pid"`
+	// Stream and Data are set on output events: the label and the text.
+	Stream string `json:"stream"`
+	Data   string `json:"data"`
+	// Fields holds every field of the event as sent, numbers as
+	// json.Number.
+	Fields map[string]any `json:"-"`
+}

@@ -1,0 +1,638 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/httpapi"
+	"github.com/ganger/ganger/manager"
+	"github.com/ganger/ganger/process"
+	"github.com/ganger/ganger/web"
+)
+
+const daemonHelp = `
+Run the ganger daemon: keep the jobs of the config file alive and serve the
+REST and WebSocket API, and the dashboard at /ui/, on every bind address
+(host:port or unix:/path; default 127.0.0.1:5000).
+
+Signals: SIGTERM or SIGINT stops every process gracefully, then exits 0 (a
+second one kills the processes that are left at once). SIGHUP re-reads the
+config file: new jobs are loaded, changed jobs updated, removed jobs
+unloaded, unchanged jobs left running; a config file with errors is
+reported in the log and the running state kept.
+
+Log lines go to stderr.`
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ", ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+func cmdDaemon(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("daemon", "", daemonHelp, stdout, stderr)
+	configPath := fs.String("config", "", "read the config `file` (TOML); without it, no jobs and the default bind")
+	var binds stringList
+	fs.Var(&binds, "bind", "listen on `addr`, host:port or unix:/path (repeatable; replaces the config file's bind)")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return fs.usageError("daemon takes no arguments")
+	}
+	for _, b := range binds {
+		if _, _, err := conf.ParseBind(b); err != nil {
+			return fs.usageError("--bind: %s", ganger.ErrorMessage(err))
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fs.usageError("--log-level: want debug, info, warn or error, got %q", *logLevel)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := &conf.Config{Bind: []string{conf.DefaultBind}}
+	if *configPath != "" {
+		var err error
+		if cfg, err = conf.LoadConfig(*configPath); err != nil {
+			fmt.Fprintf(stderr, "ganger: %s\n", configError(err))
+			return exitError
+		}
+	}
+	d := &Daemon{Config: cfg, ConfigPath: *configPath, Binds: binds, Subreaper: true, Logger: logger}
+
+	// One channel for every signal, set up before anything starts, so that
+	// no signal finds its default action (death) at any point.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := d.Open(); err != nil {
+		logger.Error("cannot start", "err", err)
+		return exitError
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reloads := make(chan struct{}, 1) // a SIGHUP during a reload queues one more
+	go func() {
+		for {
+			select {
+			case <-reloads:
+				d.Reload(ctx)
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			var sig os.Signal
+			select {
+			case sig = <-sigs:
+			case <-d.Done():
+				return
+			}
+			switch {
+			case sig == syscall.SIGHUP && ctx.Err() == nil:
+				select {
+				case reloads <- struct{}{}:
+				default:
+				}
+			case sig == syscall.SIGHUP:
+				// shutting down: nothing to reload
+			case ctx.Err() == nil:
+				logger.Info("signal received: stopping every process", "signal", sig)
+				cancel()
+			default:
+				logger.Warn("second signal: killing the remaining processes now", "signal", sig)
+				d.Kill()
+			}
+		}
+	}()
+
+	if err := d.Run(ctx); err != nil {
+		logger.Error("daemon failed", "err", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// configError returns a config error's message: every problem, one per
+// line, as conf reports them.
+func configError(err error) string {
+	var e *ganger.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// Daemon is the ganger daemon: a manager running the jobs of a config
+// file, and the API and dashboard served on every bind address.
+//
+// Set its fields, then call Open (optional: Run opens it too) and Run. Run
+// serves until its context ends, then stops every process gracefully, shuts
+// the HTTP server down and returns. Close stops a daemon that was opened but
+// is not running (or hurries one that is).
+type Daemon struct {
+	// Config is the daemon's configuration (required).
+	Config *conf.Config
+	// ConfigPath is the file Reload reads; "" makes Reload a no-op.
+	ConfigPath string
+	// Binds, when not empty, replace Config.Bind.
+	Binds []string
+	// Subreaper makes the daemon a child subreaper (orphaned grandchildren
+	// of its jobs are re-parented to it) and has its manager reap every
+	// child of the process. The daemon command sets it; leave it off where
+	// other code of the same program waits for its own children (tests
+	// using os/exec).
+	Subreaper bool
+	// Logger receives the daemon's log; nil means slog.Default().
+	Logger *slog.Logger
+	// ShutdownSlack is added to the largest graceful_timeout of the jobs to
+	// bound a graceful shutdown; 0 means 5s.
+	ShutdownSlack time.Duration
+
+	log       *slog.Logger
+	mgr       *manager.Manager
+	listeners []net.Listener
+	srv       *http.Server
+
+	openOnce  sync.Once
+	openErr   error
+	closeOnce sync.Once
+	done      chan struct{} // closed once the daemon has shut down
+	kill      context.CancelFunc
+	killCtx   context.Context
+
+	// reloadMu serializes reloads; it guards the following field.
+	reloadMu sync.Mutex
+	loaded   map[string]conf.Job // the jobs of the config file last applied, by full name
+}
+
+// Open listens on every bind address, starts the manager and loads the
+// config's jobs (in ascending priority, starting those with start = true).
+// Nothing is served until Run.
+func (d *Daemon) Open() error {
+	d.openOnce.Do(func() { d.openErr = d.open() })
+	return d.openErr
+}
+
+func (d *Daemon) open() (err error) {
+	d.log = cmp.Or(d.Logger, slog.Default())
+	d.done = make(chan struct{})
+	d.killCtx, d.kill = context.WithCancel(context.Background())
+	if d.Config == nil {
+		return errors.New("no config")
+	}
+	cfg := d.Config
+	binds := d.Binds
+	if len(binds) == 0 {
+		binds = cfg.Bind
+	}
+	if len(binds) == 0 {
+		binds = []string{conf.DefaultBind}
+	}
+	defer func() {
+		if err != nil {
+			for _, l := range d.listeners {
+				l.Close()
+			}
+			d.listeners = nil
+		}
+	}()
+	for _, b := range binds {
+		l, err := listen(b)
+		if err != nil {
+			return err
+		}
+		d.listeners = append(d.listeners, l)
+	}
+	if cfg.LogDir != "" {
+		if err := os.MkdirAll(cfg.LogDir, 0o750); err != nil {
+			return fmt.Errorf("creating log_dir: %w", err)
+		}
+	}
+	if d.Subreaper {
+		if err := process.SetSubreaper(); err != nil {
+			return fmt.Errorf("becoming a child subreaper: %w", err)
+		}
+	}
+	d.mgr = manager.New(manager.Options{Logger: d.log, LogDir: cfg.LogDir, ReapAll: d.Subreaper})
+	h := httpapi.New(httpapi.Options{
+		Manager:        d.mgr,
+		Version:        ganger.Version,
+		Tokens:         cfg.Auth.Tokens,
+		AllowedOrigins: cfg.AllowedOrigins,
+		AllowedHosts:   cfg.AllowedHosts,
+		LoopbackOnly:   loopbackOnly(binds),
+		UI:             web.Handler(),
+		Logger:         d.log,
+	})
+	d.srv = httpapi.NewServer(h)
+
+	ctx := context.Background()
+	d.loaded = map[string]conf.Job{}
+	for _, j := range byPriority(cfg.Jobs) {
+		name := ganger.JobName(j.Session, j.Name)
+		if _, err := d.mgr.Load(ctx, j.Session, j); err != nil {
+			d.log.Error("cannot load job", "job", name, "err", err)
+			continue
+		}
+		d.loaded[name] = j
+	}
+	addrs := make([]string, len(d.listeners))
+	for i, l := range d.listeners {
+		addrs[i] = listenerName(l)
+	}
+	d.log.Info("ganger daemon started", "version", ganger.Version, "pid", os.Getpid(),
+		"bind", strings.Join(addrs, ","), "config", d.ConfigPath, "jobs", len(d.loaded),
+		"tokens", len(cfg.Auth.Tokens))
+	return nil
+}
+
+// Addrs returns the addresses the daemon listens on (after Open), in the
+// order of its binds: a *net.TCPAddr or *net.UnixAddr each.
+func (d *Daemon) Addrs() []net.Addr {
+	out := make([]net.Addr, len(d.listeners))
+	for i, l := range d.listeners {
+		out[i] = l.Addr()
+	}
+	return out
+}
+
+// Manager returns the daemon's manager (after Open).
+func (d *Daemon) Manager() *manager.Manager { return d.mgr }
+
+// Done is closed once the daemon has shut down (after Open).
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// Run opens the daemon if needed and serves until ctx ends; then it stops
+// every process gracefully (bounded by the largest graceful_timeout plus
+// ShutdownSlack), shuts the HTTP server down and returns. It returns an
+// error if the daemon could not start or a listener failed.
+func (d *Daemon) Run(ctx context.Context) error {
+	if err := d.Open(); err != nil {
+		return err
+	}
+	errc := make(chan error, len(d.listeners))
+	for _, l := range d.listeners {
+		go func() {
+			if err := d.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serving on %s: %w", listenerName(l), err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		d.log.Info("shutting down")
+	case err = <-errc:
+		d.log.Error("shutting down after a listener failed", "err", err)
+	case <-d.killCtx.Done():
+		d.log.Info("shutting down")
+	}
+	d.Close()
+	return err
+}
+
+// Kill hurries a shutdown: the processes still stopping are killed now.
+func (d *Daemon) Kill() {
+	if d.kill != nil {
+		d.kill()
+	}
+}
+
+// Close stops every process gracefully and shuts the HTTP server down; it
+// is what Run does once its context ends. It is safe to call more than
+// once and from any goroutine; later calls wait for the first.
+func (d *Daemon) Close() error {
+	if d.done == nil { // never opened
+		return nil
+	}
+	d.closeOnce.Do(func() {
+		defer close(d.done)
+		if d.mgr == nil { // Open failed
+			return
+		}
+		grace := d.maxGracefulTimeout() + cmp.Or(d.ShutdownSlack, 5*time.Second)
+		ctx, cancel := context.WithTimeout(d.killCtx, grace)
+		if err := d.mgr.Close(ctx); err != nil {
+			d.log.Warn("processes did not stop in time and were killed", "bound", grace, "err", err)
+		}
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := d.srv.Shutdown(ctx); err != nil {
+			d.log.Warn("HTTP server did not shut down in time", "err", err)
+			d.srv.Close()
+		}
+		for _, l := range d.listeners {
+			l.Close() // Serve may not have run; closing twice is harmless
+		}
+		d.log.Info("ganger daemon stopped")
+	})
+	<-d.done
+	return nil
+}
+
+// maxGracefulTimeout is the largest graceful_timeout among the loaded jobs.
+func (d *Daemon) maxGracefulTimeout() time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var longest time.Duration
+	names, err := d.mgr.Jobs(ctx, "")
+	if err != nil {
+		return longest
+	}
+	for _, n := range names {
+		if info, err := d.mgr.JobInfo(ctx, n); err == nil {
+			longest = max(longest, info.Config.GracefulTimeout)
+		}
+	}
+	return longest
+}
+
+// Reload re-reads the config file and applies its jobs: new jobs are
+// loaded, jobs whose config changed are updated, jobs that left the file
+// are unloaded, and unchanged jobs are left alone (a job of the file that
+// is missing, unloaded through the API, is loaded again). Jobs loaded
+// through the API and not in the file are not touched. A config file that
+// does not parse is logged and changes nothing. Other settings (bind,
+// log_dir, auth, allowed_*) need a restart; a change to them is logged.
+func (d *Daemon) Reload(ctx context.Context) error {
+	if d.ConfigPath == "" {
+		d.log.Warn("SIGHUP ignored: the daemon runs without a config file")
+		return nil
+	}
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.log.Info("reloading the config file", "config", d.ConfigPath)
+	cfg, err := conf.LoadConfig(d.ConfigPath)
+	if err != nil {
+		d.log.Error("config file not reloaded, keeping the running state", "config", d.ConfigPath, "err", configError(err))
+		return err
+	}
+	d.warnRestartNeeded(cfg)
+	return d.applyJobs(ctx, cfg.Jobs)
+}
+
+func (d *Daemon) warnRestartNeeded(cfg *conf.Config) {
+	old := d.Config
+	var changed []string
+	if len(d.Binds) == 0 && !slices.Equal(old.Bind, cfg.Bind) {
+		changed = append(changed, "bind")
+	}
+	if old.LogDir != cfg.LogDir {
+		changed = append(changed, "log_dir")
+	}
+	if !slices.EqualFunc(old.Auth.Tokens, cfg.Auth.Tokens, func(a, b conf.Token) bool {
+		return a.Name == b.Name && a.Token == b.Token && a.Role == b.Role && slices.Equal(a.Sessions, b.Sessions)
+	}) {
+		changed = append(changed, "auth")
+	}
+	if !slices.Equal(old.AllowedOrigins, cfg.AllowedOrigins) {
+		changed = append(changed, "allowed_origins")
+	}
+	if !slices.Equal(old.AllowedHosts, cfg.AllowedHosts) {
+		changed = append(changed, "allowed_hosts")
+	}
+	if len(changed) > 0 {
+		d.log.Warn("config changes that need a restart were not applied", "keys", strings.Join(changed, ","))
+	}
+}
+
+// applyJobs makes the manager's jobs match the config file's, see Reload.
+func (d *Daemon) applyJobs(ctx context.Context, jobs []conf.Job) error {
+	running, err := d.mgr.Jobs(ctx, "")
+	if err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for _, n := range running {
+		exists[n] = true
+	}
+	want := map[string]conf.Job{}
+	for _, j := range jobs {
+		want[ganger.JobName(j.Session, j.Name)] = j
+	}
+
+	var (
+		mu           sync.Mutex // guards errs and unloadFailed
+		errs         []error
+		unloadFailed = map[string]bool{}
+		wg           sync.WaitGroup
+	)
+	fail := func(what, name string, err error) {
+		d.log.Error("reload: cannot "+what+" job", "job", name, "err", err)
+		mu.Lock()
+		errs = append(errs, fmt.Errorf("%s %s: %w", what, name, err))
+		mu.Unlock()
+	}
+	// Removed jobs go first, all at once (each waits for its processes to
+	// stop), so that a renamed job's replacement finds its port free.
+	for name := range d.loaded {
+		if _, ok := want[name]; ok || !exists[name] {
+			continue
+		}
+		wg.Go(func() {
+			if err := d.mgr.Unload(ctx, name); err != nil && ganger.ErrorCode(err) != ganger.ENOTFOUND {
+				fail("unload", name, err)
+				mu.Lock()
+				unloadFailed[name] = true
+				mu.Unlock()
+				return
+			}
+			d.log.Info("reload: job unloaded", "job", name)
+		})
+	}
+	wg.Wait()
+
+	loaded := map[string]conf.Job{}
+	for _, j := range byPriority(jobs) {
+		name := ganger.JobName(j.Session, j.Name)
+		old, known := d.loaded[name]
+		switch {
+		case !exists[name]:
+			if _, err := d.mgr.Load(ctx, j.Session, j); err != nil {
+				fail("load", name, err)
+				continue
+			}
+			d.log.Info("reload: job loaded", "job", name)
+		case known && old.Equal(j):
+			// unchanged: leave it running
+		default:
+			if !known { // loaded through the API: the file takes it over
+				if info, err := d.mgr.JobInfo(ctx, name); err == nil && info.Config.Equal(j) {
+					break
+				}
+			}
+			if err := d.mgr.Update(ctx, name, j); err != nil {
+				fail("update", name, err)
+				continue
+			}
+			d.log.Info("reload: job updated", "job", name)
+		}
+		loaded[name] = j
+	}
+	for name, j := range d.loaded {
+		if unloadFailed[name] { // known still, so that a later reload retries
+			loaded[name] = j
+		}
+	}
+	d.loaded = loaded
+	d.log.Info("config file reloaded", "jobs", len(jobs), "errors", len(errs))
+	return errors.Join(errs...)
+}
+
+// byPriority returns the jobs in ascending priority, file order among
+// equals.
+func byPriority(jobs []conf.Job) []conf.Job {
+	out := slices.Clone(jobs)
+	slices.SortStableFunc(out, func(a, b conf.Job) int { return cmp.Compare(a.Priority, b.Priority) })
+	return out
+}
+
+// loopbackOnly reports whether every bind address is a unix socket or a
+// loopback host (127.0.0.0/8, ::1, localhost).
+func loopbackOnly(binds []string) bool {
+	for _, b := range binds {
+		network, addr, err := conf.ParseBind(b)
+		if err != nil {
+			return false
+		}
+		if network == "unix" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return false
+		}
+		if strings.EqualFold(host, "localhost") {
+			continue
+		}
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+func listenerName(l net.Listener) string {
+	if l.Addr().Network() == "unix" {
+		return "unix:" + l.Addr().String()
+	}
+	return l.Addr().String()
+}
+
+// listen listens on a bind address (see conf.ParseBind).
+func listen(bind string) (net.Listener, error) {
+	network, addr, err := conf.ParseBind(bind)
+	if err != nil {
+		return nil, err
+	}
+	if network == "unix" {
+		return listenUnix(addr)
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Err != nil {
+			err = opErr.Err // "bind: address already in use", without the address again
+		}
+		return nil, fmt.Errorf("listening on %s: %w", bind, err)
+	}
+	return l, nil
+}
+
+// listenUnix listens on a unix socket at path, readable and writable by
+// the daemon's user only (mode 0600). A stale socket file (nobody accepts
+// on it) is replaced; a live one, or a file that is not a socket, is an
+// error. The socket is created in a fresh private directory, set to 0600
+// and renamed into place, so it is never reachable with a wider mode. The
+// file is removed when the listener is closed.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("listening on unix:%s: the file exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listening on unix:%s: another process is listening on it", path)
+		}
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".ganger-sock-")
+	if err != nil {
+		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	const maxSocketPath = 107 // sizeof(sun_path) - 1 on Linux
+	if len(tmp) > maxSocketPath {
+		// No room for the private directory: bind in place and narrow the
+		// mode right after; the directory's permissions cover the gap.
+		tmp = path
+		os.Remove(path)
+	}
+	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
+	}
+	ul.SetUnlinkOnClose(false)
+	fail := func(err error) (net.Listener, error) {
+		ul.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	if tmp != path {
+		if err := os.Rename(tmp, path); err != nil {
+			return fail(err)
+		}
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fail(err)
+	}
+	return &unixListener{UnixListener: ul, path: path, fi: fi}, nil
+}
+
+// unixListener removes its socket file on Close, unless another daemon
+// has replaced it since.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	fi   os.FileInfo
+	once sync.Once
+}
+
+func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	l.once.Do(func() {
+		if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.fi) {
+			os.Remove(l.path)
+		}
+	})
+	return err
+}

@@ -1,0 +1,353 @@
+package conf
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ganger/ganger"
+)
+
+// ParseJob decodes a job config from its JSON form (a request body) over
+// DefaultJob and validates it. Every problem is reported at once, each
+// naming its field: an unknown field (`unknown field "foo"`), a value of
+// the wrong type (`field "numprocesses": want an integer, got a string`)
+// and whatever Validate finds. `null` for a field means its default.
+//
+// The error has the code ganger.EINVALID, malformed JSON included.
+func ParseJob(data []byte) (Job, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return Job{}, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Job{}, ganger.Errorf(ganger.EINVALID, "malformed JSON: unexpected data after the job config")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Job{}, ganger.Errorf(ganger.EINVALID, "job config: want a JSON object, got %s", typeName(v))
+	}
+	j, errs := jobFromMap(m)
+	if len(errs) > 0 {
+		return Job{}, invalid(errs)
+	}
+	return j, nil
+}
+
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
+		return ganger.Errorf(ganger.EINVALID, "empty job config: want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return ganger.Errorf(ganger.EINVALID, "malformed JSON: unexpected end of input")
+	case errors.As(err, &se):
+		return ganger.Errorf(ganger.EINVALID, "malformed JSON at offset %d: %v", se.Offset, se)
+	default:
+		return ganger.Errorf(ganger.EINVALID, "malformed JSON: %v", err)
+	}
+}
+
+// jobField decodes one field of a job config from a decoded JSON or TOML
+// value. The error it returns says what is wrong; the caller names the
+// field.
+type jobField struct {
+	name string
+	set  func(j *Job, v any) error
+}
+
+// jobFields lists the fields of a job config in API.md's order. flapping
+// is decoded apart, since its errors name its own fields.
+var jobFields = []jobField{
+	{"session", func(j *Job, v any) (err error) { j.Session, err = stringValue(v); return }},
+	{"name", func(j *Job, v any) (err error) { j.Name, err = stringValue(v); return }},
+	{"cmd", func(j *Job, v any) (err error) { j.Cmd, err = stringValue(v); return }},
+	{"args", func(j *Job, v any) (err error) { j.Args, err = argsValue(v); return }},
+	{"env", func(j *Job, v any) (err error) { j.Env, err = envValue(v); return }},
+	{"os_env", func(j *Job, v any) (err error) { j.OSEnv, err = boolValue(v); return }},
+	{"cwd", func(j *Job, v any) (err error) { j.Cwd, err = stringValue(v); return }},
+	{"shell", func(j *Job, v any) (err error) { j.Shell, err = boolValue(v); return }},
+	{"uid", func(j *Job, v any) (err error) { j.UID, err = idValue(v); return }},
+	{"gid", func(j *Job, v any) (err error) { j.GID, err = idValue(v); return }},
+	{"numprocesses", func(j *Job, v any) (err error) { j.NumProcesses, err = intValue(v); return }},
+	{"graceful_timeout", func(j *Job, v any) (err error) { j.GracefulTimeout, err = durationValue(v); return }},
+	{"stop_signal", func(j *Job, v any) error {
+		sig, err := ParseSignal(v)
+		if err != nil {
+			return errors.New(ganger.ErrorMessage(err))
+		}
+		j.StopSignal = sig
+		return nil
+	}},
+	{"redirect_output", func(j *Job, v any) (err error) { j.RedirectOutput, err = stringsValue(v); return }},
+	{"redirect_input", func(j *Job, v any) (err error) { j.RedirectInput, err = boolValue(v); return }},
+	{"custom_streams", func(j *Job, v any) (err error) { j.CustomStreams, err = stringsValue(v); return }},
+	{"flapping", nil},
+	{"start", func(j *Job, v any) (err error) { j.Start, err = boolValue(v); return }},
+	{"priority", func(j *Job, v any) (err error) { j.Priority, err = intValue(v); return }},
+	{"port", func(j *Job, v any) (err error) { j.Port, err = intValue(v); return }},
+}
+
+type flappingField struct {
+	name string
+	set  func(f *Flapping, v any) error
+}
+
+var flappingFields = []flappingField{
+	{"attempts", func(f *Flapping, v any) (err error) { f.Attempts, err = intValue(v); return }},
+	{"window", func(f *Flapping, v any) (err error) { f.Window, err = durationValue(v); return }},
+	{"retry_in", func(f *Flapping, v any) (err error) { f.RetryIn, err = durationValue(v); return }},
+	{"max_retry", func(f *Flapping, v any) (err error) { f.MaxRetry, err = intValue(v); return }},
+}
+
+// jobFromMap decodes a job config from a decoded JSON object (numbers as
+// json.Number) or TOML table (int64, float64) over DefaultJob, then
+// validates it. It returns every problem found: unknown fields first, then
+// the fields' problems in API.md's order.
+func jobFromMap(m map[string]any) (Job, []error) {
+	j := DefaultJob()
+	var errs []error
+	for _, k := range unknownKeys(m, func(k string) bool {
+		return slices.ContainsFunc(jobFields, func(f jobField) bool { return f.name == k })
+	}) {
+		errs = append(errs, fmt.Errorf("unknown field %q", k))
+	}
+	failed := map[string]bool{}
+	for _, f := range jobFields {
+		v, ok := m[f.name]
+		if !ok || v == nil {
+			continue
+		}
+		if f.name == "flapping" {
+			var ferrs []error
+			j.Flapping, ferrs = flappingValue(v)
+			if len(ferrs) > 0 {
+				errs = append(errs, ferrs...)
+				failed[f.name] = true
+			}
+			continue
+		}
+		if err := f.set(&j, v); err != nil {
+			errs = append(errs, fmt.Errorf("field %q: %w", f.name, err))
+			failed[f.name] = true
+		}
+	}
+	for _, p := range j.problems() {
+		top, _, _ := strings.Cut(p.field, ".")
+		if !failed[top] {
+			errs = append(errs, p.err)
+		}
+	}
+	return j, errs
+}
+
+func flappingValue(v any) (Flapping, []error) {
+	f := DefaultFlapping()
+	switch v := v.(type) {
+	case bool:
+		f.Enabled = v
+		return f, nil
+	case map[string]any:
+		var errs []error
+		for _, k := range unknownKeys(v, func(k string) bool {
+			return slices.ContainsFunc(flappingFields, func(f flappingField) bool { return f.name == k })
+		}) {
+			errs = append(errs, fmt.Errorf("unknown field %q", "flapping."+k))
+		}
+		for _, ff := range flappingFields {
+			if fv, ok := v[ff.name]; ok && fv != nil {
+				if err := ff.set(&f, fv); err != nil {
+					errs = append(errs, fmt.Errorf("field %q: %w", "flapping."+ff.name, err))
+				}
+			}
+		}
+		return f, errs
+	default:
+		return f, []error{fmt.Errorf("field \"flapping\": want an object or false, got %s", typeName(v))}
+	}
+}
+
+// unknownKeys returns the keys of m that known rejects, sorted.
+func unknownKeys(m map[string]any, known func(string) bool) []string {
+	var unknown []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !known(k) {
+			unknown = append(unknown, k)
+		}
+	}
+	return unknown
+}
+
+func stringValue(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("want a string, got %s", typeName(v))
+	}
+	return s, nil
+}
+
+func boolValue(v any) (bool, error) {
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("want true or false, got %s", typeName(v))
+	}
+	return b, nil
+}
+
+// intValue accepts a JSON or TOML number with an integral value.
+func intValue(v any) (int, error) {
+	var f float64
+	switch v := v.(type) {
+	case json.Number:
+		if n, err := strconv.ParseInt(v.String(), 10, 0); err == nil {
+			return int(n), nil
+		}
+		var err error
+		if f, err = strconv.ParseFloat(v.String(), 64); err != nil {
+			return 0, fmt.Errorf("want an integer, got %s", v)
+		}
+	case int64:
+		if v < math.MinInt || v > math.MaxInt {
+			return 0, fmt.Errorf("want an integer, got %d (out of range)", v)
+		}
+		return int(v), nil
+	case int:
+		return v, nil
+	case float64:
+		f = v
+	default:
+		return 0, fmt.Errorf("want an integer, got %s", typeName(v))
+	}
+	// 2^63 is exactly representable, so this bound excludes it and above.
+	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 || math.IsNaN(f) {
+		return 0, fmt.Errorf("want an integer, got %v", f)
+	}
+	return int(f), nil
+}
+
+// idValue accepts a user or group as a name or a number, and returns it as
+// given (a number as its decimal string).
+func idValue(v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	switch v.(type) {
+	case json.Number, int64, int, float64:
+		n, err := intValue(v)
+		if err != nil {
+			return "", fmt.Errorf("want a name or an integer, got %v", v)
+		}
+		return strconv.Itoa(n), nil
+	}
+	return "", fmt.Errorf("want a name or a number, got %s", typeName(v))
+}
+
+// stringsValue accepts a list of strings.
+func stringsValue(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list of strings, got %s", typeName(v))
+	}
+	out := make([]string, 0, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("want a list of strings, item %d is %s", i, typeName(e))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// argsValue accepts a list of strings, or one string split with
+// SplitCommand.
+func argsValue(v any) ([]string, error) {
+	if s, ok := v.(string); ok {
+		words, err := SplitCommand(s)
+		if err != nil {
+			return nil, errors.New(ganger.ErrorMessage(err))
+		}
+		return words, nil
+	}
+	if _, ok := v.([]any); !ok {
+		return nil, fmt.Errorf("want a list of strings or a string, got %s", typeName(v))
+	}
+	return stringsValue(v)
+}
+
+// envValue accepts an object whose values are strings.
+func envValue(v any) (map[string]string, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("want an object of strings, got %s", typeName(v))
+	}
+	env := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s, ok := m[k].(string)
+		if !ok {
+			return nil, fmt.Errorf("value of %q: want a string, got %s", k, typeName(m[k]))
+		}
+		env[k] = s
+	}
+	return env, nil
+}
+
+// durationValue accepts a number of seconds (integer or not) or a string:
+// a Go duration ("1m30s", "500ms") or a plain number of seconds ("2.5").
+func durationValue(v any) (time.Duration, error) {
+	switch v := v.(type) {
+	case json.Number:
+		return secondsDuration(v.String())
+	case int64:
+		if v > math.MaxInt64/int64(time.Second) || v < math.MinInt64/int64(time.Second) {
+			return 0, fmt.Errorf("duration of %d seconds is out of range", v)
+		}
+		return time.Duration(v) * time.Second, nil
+	case float64:
+		return floatSeconds(v)
+	case string:
+		s := strings.TrimSpace(v)
+		if d, err := time.ParseDuration(s); err == nil {
+			return d, nil
+		}
+		if d, err := secondsDuration(s); err == nil {
+			return d, nil
+		}
+		return 0, fmt.Errorf("invalid duration %q: want a number of seconds or a duration such as \"10s\"", v)
+	default:
+		return 0, fmt.Errorf("want a number of seconds or a duration string, got %s", typeName(v))
+	}
+}
+
+// secondsDuration parses a decimal number of seconds exactly (a float
+// would turn 0.1 into 99999999ns).
+func secondsDuration(s string) (time.Duration, error) {
+	if s != "" && !strings.ContainsAny(s, "eEnN_xX") { // no exponent, NaN, Inf, 0x or digit separators
+		if d, err := time.ParseDuration(s + "s"); err == nil {
+			return d, nil
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: want a number of seconds", s)
+	}
+	return floatSeconds(f)
+}
+
+func floatSeconds(f float64) (time.Duration, error) {
+	ns := math.Round(f * float64(time.Second))
+	if math.IsNaN(ns) || ns >= math.MaxInt64 || ns < math.MinInt64 {
+		return 0, fmt.Errorf("duration of %v seconds is out of range", f)
+	}
+	return time.Duration(ns), nil
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/manager"
+)
+
+// statusByCode is THE table mapping the error kinds of package ganger to
+// HTTP statuses. Every error answer goes through statusOf, which reads it.
+var statusByCode = map[string]int{
+	ganger.EBADREQUEST:   http.StatusBadRequest,
+	ganger.EINVALID:      http.StatusBadRequest,
+	ganger.ENOTFOUND:     http.StatusNotFound,
+	ganger.ECONFLICT:     http.StatusConflict,
+	ganger.EUNAUTHORIZED: http.StatusUnauthorized,
+	ganger.EFORBIDDEN:    http.StatusForbidden,
+	ganger.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	ganger.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// statusError is an error whose HTTP status is not the one of its kind's
+// row in statusByCode: 405, 415, 421 and 503 have no kind of their own in
+// the contract's closed set, so they travel with the nearest kind
+// (bad_request, forbidden, internal) and their precise status, which the
+// body's "errno" carries.
+type statusError struct {
+	status int
+	err    *ganger.Error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+func withStatus(status int, code, format string, args ...any) error {
+	return &statusError{status: status, err: ganger.Errorf(code, format, args...)}
+}
+
+// statusOf returns the HTTP status an error is answered with.
+func statusOf(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	if errors.Is(err, manager.ErrClosed) {
+		return http.StatusServiceUnavailable
+	}
+	if s, ok := statusByCode[ganger.ErrorCode(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the JSON body of every error answer.
+type errorBody struct {
+	Error  string `json:"error"`
+	Reason string `json:"reason"`
+	Errno  int    `json:"errno"`
+}
+
+// errorOf returns the body an error is answered with. Errors without a
+// kind are internal: their text stays in the log.
+func errorOf(err error) errorBody {
+	status := statusOf(err)
+	reason := ganger.ErrorMessage(err)
+	if errors.Is(err, manager.ErrClosed) {
+		reason = "the manager is shut down"
+	}
+	return errorBody{Error: ganger.ErrorCode(err), Reason: reason, Errno: status}
+}
+
+// handlerFunc is an HTTP handler that returns its error instead of
+// writing it; adapt turns it into an http.HandlerFunc.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// adapt is the one place where a handler's error becomes an answer.
+func (a *api) adapt(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	}
+}
+
+// writeError answers err with the JSON error body. Internal errors are
+// logged in full and answered with a generic reason.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := errorOf(err)
+	if body.Error == ganger.EINTERNAL {
+		level := slog.LevelError
+		if r.Context().Err() != nil {
+			level = slog.LevelDebug // the client went away; nobody reads the answer
+		}
+		a.log.Log(r.Context(), level, "request failed",
+			"method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
+	}
+	writeJSON(w, body.Errno, body)
+}
+
+// writeJSON writes v as a JSON answer with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only our own types are encoded here; this is a bug.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"internal","reason":"internal error","errno":500}` + "\n")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func badRequest(format string, args ...any) error {
+	return ganger.Errorf(ganger.EBADREQUEST, format, args...)
+}
+
+func notFound(format string, args ...any) error {
+	return ganger.Errorf(ganger.ENOTFOUND, format, args...)
+}
+
+func forbidden(format string, args ...any) error {
+	return ganger.Errorf(ganger.EFORBIDDEN, format, args...)
+}
+
+// jsonError turns an encoding/json decoding error into a user-safe
+// bad_request error that says where the problem is.
+func jsonError(err error) error {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		return badRequest("malformed JSON at offset %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return badRequest("field %q: want %s, got a JSON %s", te.Field, jsonTypeName(te.Type.String()), te.Value)
+		}
+		return badRequest("want %s, got a JSON %s", jsonTypeName(te.Type.String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return badRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case err.Error() == "unexpected EOF":
+		return badRequest("malformed JSON: unexpected end of input")
+	}
+	return badRequest("malformed JSON: %v", err)
+}
+
+func jsonTypeName(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"), strings.HasPrefix(goType, "httpapi."):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	}
+	return fmt.Sprintf("a %s", goType)
+}

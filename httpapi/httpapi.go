@@ -1,0 +1,265 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/manager"
+	"github.com/ganger/ganger/pubsub"
+)
+
+// Manager is what the API needs of the process manager; *manager.Manager
+// implements it.
+type Manager interface {
+	Load(ctx context.Context, session string, cfg conf.Job) (string, error)
+	Unload(ctx context.Context, name string) error
+	Update(ctx context.Context, name string, cfg conf.Job) error
+	StartJob(ctx context.Context, name string) error
+	StopJob(ctx context.Context, name string) error
+	ReloadJob(ctx context.Context, name string) error
+	Scale(ctx context.Context, name string, op manager.ScaleOp) (int, error)
+	Commit(ctx context.Context, name string, o manager.CommitOptions) (int, error)
+	SignalJob(ctx context.Context, name string, sig syscall.Signal) error
+	SignalProcess(ctx context.Context, pid int, sig syscall.Signal) error
+	StopProcess(ctx context.Context, pid int) error
+	StopAll(ctx context.Context) error
+	KillAll(ctx context.Context, sig syscall.Signal) error
+	Send(ctx context.Context, pid int, stream string, data []byte) error
+
+	Sessions(ctx context.Context) ([]string, error)
+	Jobs(ctx context.Context, session string) ([]string, error)
+	JobInfo(ctx context.Context, name string) (manager.JobInfo, error)
+	JobStats(ctx context.Context, name string) (manager.JobStats, error)
+	Pids(ctx context.Context, name string) ([]int, error)
+	ProcessInfo(ctx context.Context, pid int) (manager.ProcessInfo, error)
+	ProcessStats(ctx context.Context, pid int) (manager.ProcStats, error)
+	Logs(ctx context.Context, name string, n int) ([]manager.LogLine, error)
+
+	Subscribe(ctx context.Context, buffer int, patterns ...string) (*pubsub.Sub[manager.Event], error)
+	SubscribeOutput(buffer int, patterns ...string) *pubsub.Sub[manager.Chunk]
+	FollowProcess(ctx context.Context, pid int, label string, buffer int) (*manager.Follow, error)
+
+	Metrics() manager.Metrics
+	DroppedEvents() (events, output uint64)
+}
+
+// Options configure the API handler.
+type Options struct {
+	// Manager is the process manager the API drives (required).
+	Manager Manager
+	// Version is reported by GET / and /version; "" means ganger.Version.
+	Version string
+	// Tokens are the API tokens; none means no authentication.
+	Tokens []conf.Token
+	// AllowedOrigins are extra WebSocket Origin host patterns (coder/websocket
+	// OriginPatterns, path.Match syntax); the request's own host is always
+	// allowed. They also admit cross-origin mutating REST requests.
+	AllowedOrigins []string
+	// AllowedHosts are extra Host names accepted when LoopbackOnly is set.
+	AllowedHosts []string
+	// LoopbackOnly is true when every listener is loopback or a unix socket:
+	// the Host header must then name a loopback host (localhost, 127.0.0.1,
+	// [::1], any port) or one of AllowedHosts, a defence against DNS
+	// rebinding. Other hosts are answered 421.
+	LoopbackOnly bool
+	// UI, when not nil, is served under /ui/ with the prefix "/ui" stripped.
+	UI http.Handler
+	// Logger receives request logs; nil means slog.Default().
+	Logger *slog.Logger
+
+	// ClientBuffer is how many events a /channel client may leave unread
+	// (per kind: events, output) before it gets an overflow error; 0 means
+	// DefaultClientBuffer.
+	ClientBuffer int
+	// WriteTimeout bounds every WebSocket write; a client that does not
+	// read for this long is disconnected. 0 means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultClientBuffer = 256
+	DefaultWriteTimeout = 10 * time.Second
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes = 1 << 20
+	// maxMessageBytes is the read limit of a /channel message.
+	maxMessageBytes = 64 << 10
+)
+
+// api is the handler New returns.
+type api struct {
+	m       Manager
+	o       Options
+	log     *slog.Logger
+	router  chi.Router
+	tokens  []token
+	metrics http.Handler
+	clients atomic.Int64 // open /channel clients
+
+	// shutdown is closed by closeSockets (Server.Shutdown): WebSocket
+	// handlers, which Shutdown does not wait for, end on it.
+	shutdown     chan struct{}
+	shutdownOnce sync.Once
+}
+
+// New returns the HTTP handler of the REST and WebSocket API described in
+// API.md.
+func New(o Options) http.Handler {
+	if o.Version == "" {
+		o.Version = ganger.Version
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ClientBuffer <= 0 {
+		o.ClientBuffer = DefaultClientBuffer
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
+	a := &api{m: o.Manager, o: o, log: o.Logger, shutdown: make(chan struct{})}
+	a.tokens = newTokens(o.Tokens)
+	a.metrics = a.newMetrics()
+	a.router = a.routes()
+	return a
+}
+
+func (a *api) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+// closeSockets ends every open WebSocket with StatusGoingAway.
+func (a *api) closeSockets() { a.shutdownOnce.Do(func() { close(a.shutdown) }) }
+
+// NewServer returns an http.Server for h with timeouts suited to the API:
+// headers and bodies must arrive promptly and idle connections are closed,
+// but there is no WriteTimeout, since streams set a deadline per write.
+// When h comes from New, Server.Shutdown also closes its WebSockets.
+func NewServer(h http.Handler) *http.Server {
+	s := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if a, ok := h.(*api); ok {
+		s.RegisterOnShutdown(a.closeSockets)
+		s.ErrorLog = slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
+	}
+	return s
+}
+
+// routes builds the chi tree; it mirrors API.md's REST table.
+func (a *api) routes() chi.Router {
+	r := chi.NewRouter()
+	r.NotFound(a.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return notFound("no such route: %s %s", r.Method, r.URL.Path)
+	}))
+	r.MethodNotAllowed(a.methodNotAllowed(r))
+
+	r.Use(middleware.RequestID, a.recoverer, a.checkHost, middleware.GetHead)
+	r.Get("/ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "OK")
+	})
+	if a.o.UI != nil {
+		r.Get("/ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently).ServeHTTP)
+		r.Mount("/ui/", http.StripPrefix("/ui", a.o.UI))
+	}
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.logMutations, a.authenticate, a.authorize, a.crossOrigin, a.checkBody)
+
+		r.Get("/", a.adapt(a.version))
+		r.Get("/version", a.adapt(a.version))
+		r.Get("/metrics", a.metrics.ServeHTTP)
+		r.Get("/sessions", a.adapt(a.listSessions))
+		r.Get("/pids", a.adapt(a.listPids))
+		r.Get("/channel", a.serveChannel)
+
+		r.Route("/jobs", func(r chi.Router) {
+			r.Get("/", a.adapt(a.listJobs))
+			r.MethodNotAllowed(a.methodNotAllowed(r))
+			r.Route("/{session}", func(r chi.Router) {
+				r.MethodNotAllowed(a.methodNotAllowed(r))
+				r.Use(a.sessionCtx)
+				r.Get("/", a.adapt(a.sessionJobs))
+				r.Post("/", a.adapt(a.createJob))
+				r.Route("/{job}", func(r chi.Router) {
+					r.MethodNotAllowed(a.methodNotAllowed(r))
+					r.Use(a.jobCtx)
+					r.Head("/", a.adapt(a.headJob))
+					r.Get("/", a.adapt(a.getJob))
+					r.Put("/", a.adapt(a.updateJob))
+					r.Delete("/", a.adapt(a.deleteJob))
+					r.Get("/stats", a.adapt(a.jobStats))
+					r.Get("/numprocesses", a.adapt(a.getNumProcesses))
+					r.Post("/numprocesses", a.adapt(a.scaleJob))
+					r.Post("/signal", a.adapt(a.signalJob))
+					r.Get("/state", a.adapt(a.getState))
+					r.Post("/state", a.adapt(a.setState))
+					r.Get("/pids", a.adapt(a.jobPids))
+					r.Post("/commit", a.adapt(a.commitJob))
+					r.Get("/logs", a.adapt(a.jobLogs))
+				})
+			})
+		})
+
+		// A pid is digits only, so /foo is no route (404), and a pid too
+		// large for an int is no process (404).
+		r.Route("/{pid:[0-9]+}", func(r chi.Router) {
+			r.MethodNotAllowed(a.methodNotAllowed(r))
+			r.Use(a.processCtx)
+			r.Head("/", a.adapt(a.getProcess))
+			r.Get("/", a.adapt(a.getProcess))
+			r.Delete("/", a.adapt(a.stopProcess))
+			r.Post("/signal", a.adapt(a.signalProcess))
+			r.Get("/stats", a.adapt(a.processStats))
+			r.Get("/channel", a.serveProcessChannel)
+			r.Get("/channel/{stream}", a.serveProcessChannel)
+		})
+	})
+	return r
+}
+
+// methodNotAllowed returns the 405 handler of router: the JSON error body
+// and an Allow header found by probing router with the rest of the path
+// (chi's own list is not given to a custom handler). Each subrouter gets
+// its own, since chi probes nested routers unreliably from the root.
+func (a *api) methodNotAllowed(router chi.Router) http.HandlerFunc {
+	return a.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		path := ""
+		if rctx := chi.RouteContext(r.Context()); rctx != nil {
+			path = rctx.RoutePath
+		}
+		if path == "" {
+			path = r.URL.RawPath
+		}
+		if path == "" {
+			path = r.URL.Path
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			if router.Match(chi.NewRouteContext(), m, path) {
+				allow = append(allow, m)
+			}
+		}
+		if slices.Contains(allow, http.MethodGet) && !slices.Contains(allow, http.MethodHead) {
+			allow = append(allow, http.MethodHead) // middleware.GetHead serves it
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return withStatus(http.StatusMethodNotAllowed, ganger.EBADREQUEST, "method %s not allowed on %s", r.Method, r.URL.Path)
+	})
+}

@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// collector exposes the manager's counters and a snapshot of its jobs to
+// Prometheus. It reads them at scrape time, so nothing is kept in sync.
+type collector struct {
+	a *api
+
+	jobs, running, clients                               *prometheus.Desc
+	spawns, spawnErrors, exits, restarts, flaps, giveups *prometheus.Desc
+	dropped                                              *prometheus.Desc
+}
+
+func newCollector(a *api) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("ganger_"+name, help, labels, nil)
+	}
+	return &collector{
+		a:           a,
+		jobs:        d("jobs", "Number of jobs loaded."),
+		running:     d("processes_running", "Number of kept-alive processes running, per job.", "job"),
+		clients:     d("channel_clients", "Number of open /channel WebSocket clients."),
+		spawns:      d("spawns_total", "Processes started."),
+		spawnErrors: d("spawn_errors_total", "Processes that could not be started."),
+		exits:       d("exits_total", "Processes that ended."),
+		restarts:    d("restarts_total", "Processes restarted after an unexpected exit."),
+		flaps:       d("flaps_total", "Times a job was found flapping."),
+		giveups:     d("giveups_total", "Times a job gave up after flapping."),
+		dropped:     d("events_dropped_total", "Events dropped because a subscriber read too slowly, per subscriber kind.", "kind"),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.jobs, c.running, c.clients, c.spawns, c.spawnErrors, c.exits, c.restarts, c.flaps, c.giveups, c.dropped} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	m := c.a.m.Metrics()
+	counter(c.spawns, m.Spawns)
+	counter(c.spawnErrors, m.SpawnErrors)
+	counter(c.exits, m.Exits)
+	counter(c.restarts, m.Restarts)
+	counter(c.flaps, m.Flaps)
+	counter(c.giveups, m.GiveUps)
+	events, output := c.a.m.DroppedEvents()
+	counter(c.dropped, events, "events")
+	counter(c.dropped, output, "output")
+	ch <- prometheus.MustNewConstMetric(c.clients, prometheus.GaugeValue, float64(c.a.clients.Load()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	jobs, err := c.a.m.Jobs(ctx, "")
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.jobs, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(len(jobs)))
+	for _, name := range jobs {
+		info, err := c.a.m.JobInfo(ctx, name)
+		if err != nil {
+			continue // unloaded meanwhile
+		}
+		ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(info.Running), name)
+	}
+}
+
+// newMetrics returns the /metrics handler over a registry of its own (not
+// the global one, so that several APIs in a process, as in tests, do not
+// collide).
+func (a *api) newMetrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(a))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+}

@@ -1,0 +1,569 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/manager"
+)
+
+// DefaultLogLines is how many lines GET /jobs/{s}/{j}/logs returns without
+// ?lines=.
+const DefaultLogLines = 100
+
+type ok struct {
+	OK bool `json:"ok"`
+}
+
+var okBody = ok{OK: true}
+
+// loaded answers the creation of a job.
+type loaded struct {
+	OK   bool   `json:"ok"`
+	Name string `json:"name"`
+}
+
+// readBody reads a request body (capped by checkBody): 413 beyond the cap.
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, ganger.Errorf(ganger.ETOOLARGE, "request body too large: the limit is %d bytes", mbe.Limit)
+		}
+		return nil, badRequest("reading the request body: %v", err)
+	}
+	return b, nil
+}
+
+// decodeStrict decodes one JSON value from b into v: numbers as
+// json.Number, unknown fields and trailing data refused (400).
+func decodeStrict(b []byte, v any) error {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return badRequest("missing JSON body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("malformed JSON: unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// readJSON reads and strictly decodes a request body into v.
+func readJSON(r *http.Request, v any) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(b, v)
+}
+
+// readJob reads a job config body for session s: conf.ParseJob's checks
+// (400 invalid_config naming the field) plus a "session" that must match.
+func readJob(r *http.Request, s string) (conf.Job, error) {
+	b, err := readBody(r)
+	if err != nil {
+		return conf.Job{}, err
+	}
+	return parseJob(b, s)
+}
+
+func parseJob(b []byte, s string) (conf.Job, error) {
+	cfg, err := conf.ParseJob(b)
+	if err != nil {
+		return conf.Job{}, err
+	}
+	if cfg.Session != "" && s != "" && cfg.Session != s {
+		return conf.Job{}, ganger.Errorf(ganger.EINVALID, "field \"session\": %q does not match the session %q", cfg.Session, s)
+	}
+	return cfg, nil
+}
+
+// redactJob hides the values of a job's env (names kept).
+func redactJob(info manager.JobInfo) manager.JobInfo {
+	info.Config = info.Config.Clone()
+	for k := range info.Config.Env {
+		info.Config.Env[k] = ""
+	}
+	return info
+}
+
+// redactProcess hides the values of a process's env (names kept).
+func redactProcess(info manager.ProcessInfo) manager.ProcessInfo {
+	env := make(map[string]string, len(info.Env))
+	for k := range info.Env {
+		env[k] = ""
+	}
+	info.Env = env
+	return info
+}
+
+func (a *api) version(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"name": "ganger", "version": a.o.Version})
+	return nil
+}
+
+func (a *api) listSessions(w http.ResponseWriter, r *http.Request) error {
+	ss, err := a.m.Sessions(r.Context())
+	if err != nil {
+		return err
+	}
+	id := identityOf(r.Context())
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if id.canSession(s) {
+			out = append(out, s)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"sessions": out})
+	return nil
+}
+
+func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
+	jobs, err := a.visibleJobs(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"jobs": jobs})
+	return nil
+}
+
+// visibleJobs returns the full names of the jobs the token may see.
+func (a *api) visibleJobs(r *http.Request) ([]string, error) {
+	jobs, err := a.m.Jobs(r.Context(), "")
+	if err != nil {
+		return nil, err
+	}
+	id := identityOf(r.Context())
+	out := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		if id.canJob(j) {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+func (a *api) sessionJobs(w http.ResponseWriter, r *http.Request) error {
+	s := chi.URLParam(r, "session")
+	jobs, err := a.m.Jobs(r.Context(), s)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Session string   `json:"sessionid"`
+		Jobs    []string `json:"jobs"`
+	}{s, nonNil(jobs)})
+	return nil
+}
+
+func (a *api) createJob(w http.ResponseWriter, r *http.Request) error {
+	s := chi.URLParam(r, "session")
+	cfg, err := readJob(r, s)
+	if err != nil {
+		return err
+	}
+	name, err := a.m.Load(r.Context(), s, cfg)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/jobs/"+url.PathEscape(s)+"/"+url.PathEscape(cfg.Name))
+	writeJSON(w, http.StatusCreated, loaded{true, name})
+	return nil
+}
+
+func (a *api) headJob(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.m.JobInfo(r.Context(), jobOf(r)); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
+	info, err := a.m.JobInfo(r.Context(), jobOf(r))
+	if err != nil {
+		return err
+	}
+	if identityOf(r.Context()).hidesEnv() {
+		info = redactJob(info)
+	}
+	info.Processes = nonNil(info.Processes)
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
+	cfg, err := readJob(r, chi.URLParam(r, "session"))
+	if err != nil {
+		return err
+	}
+	if err := a.m.Update(r.Context(), jobOf(r), cfg); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, okBody)
+	return nil
+}
+
+func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
+	if err := a.unload(r.Context(), jobOf(r)); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, okBody)
+	return nil
+}
+
+// unload stops a job's processes, commits included, and forgets the job.
+//
+// Workaround: manager.Unload stops only the kept-alive processes but waits
+// for every process of the job, so a running commit would hold the call
+// (and the job's unload event) until it ends by itself. Stopping the
+// commits first keeps API.md's "stop all its processes, then forget the
+// job". Drop this once the manager stops commits itself.
+func (a *api) unload(ctx context.Context, name string) error {
+	pids, err := a.m.Pids(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if info, err := a.m.ProcessInfo(ctx, pid); err == nil && info.Once && info.Name == name {
+			a.m.StopProcess(ctx, pid) // gone meanwhile: nothing to stop
+		}
+	}
+	return a.m.Unload(ctx, name)
+}
+
+func (a *api) jobStats(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.m.JobStats(r.Context(), jobOf(r))
+	if err != nil {
+		return err
+	}
+	st.Stats = nonNil(st.Stats)
+	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+type numProcesses struct {
+	N int `json:"numprocesses"`
+}
+
+func (a *api) getNumProcesses(w http.ResponseWriter, r *http.Request) error {
+	info, err := a.m.JobInfo(r.Context(), jobOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, numProcesses{info.NumProcesses})
+	return nil
+}
+
+func (a *api) scaleJob(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Scale any `json:"scale"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return err
+	}
+	if body.Scale == nil {
+		return badRequest("field \"scale\" is required: an integer or \"+N\", \"-N\", \"=N\"")
+	}
+	op, err := manager.ParseScale(body.Scale)
+	if err != nil {
+		return err
+	}
+	n, err := a.m.Scale(r.Context(), jobOf(r), op)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, numProcesses{n})
+	return nil
+}
+
+// readSignal reads a {"signal": name|number} body.
+func readSignal(r *http.Request) (syscall.Signal, error) {
+	var body struct {
+		Signal any `json:"signal"`
+	}
+	if err := readJSON(r, &body); err != nil {
+		return 0, err
+	}
+	if body.Signal == nil {
+		return 0, badRequest("field \"signal\" is required: a name such as \"HUP\" or a number")
+	}
+	return conf.ParseSignal(body.Signal)
+}
+
+func (a *api) signalJob(w http.ResponseWriter, r *http.Request) error {
+	sig, err := readSignal(r)
+	if err != nil {
+		return err
+	}
+	if err := a.m.SignalJob(r.Context(), jobOf(r), sig); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, okBody)
+	return nil
+}
+
+func (a *api) getState(w http.ResponseWriter, r *http.Request) error {
+	info, err := a.m.JobInfo(r.Context(), jobOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"active": info.Active})
+	return nil
+}
+
+// parseAction reads a state body: {"action":"start"|"stop"|"reload"} or
+// gaffer's bare 1, 0 or 2.
+func parseAction(b []byte) (string, error) {
+	t := bytes.TrimSpace(b)
+	if len(t) > 0 && t[0] == '{' {
+		var body struct {
+			Action string `json:"action"`
+		}
+		if err := decodeStrict(t, &body); err != nil {
+			return "", err
+		}
+		switch body.Action {
+		case "start", "stop", "reload":
+			return body.Action, nil
+		case "":
+			return "", badRequest("field \"action\" is required: \"start\", \"stop\" or \"reload\"")
+		}
+		return "", badRequest("field \"action\": unknown action %q: want \"start\", \"stop\" or \"reload\"", body.Action)
+	}
+	var n json.Number
+	if err := decodeStrict(t, &n); err != nil {
+		return "", badRequest("want {\"action\": \"start\"|\"stop\"|\"reload\"} or 1, 0, 2")
+	}
+	switch n {
+	case "1":
+		return "start", nil
+	case "0":
+		return "stop", nil
+	case "2":
+		return "reload", nil
+	}
+	return "", badRequest("unknown state %s: want 1 (start), 0 (stop) or 2 (reload)", n)
+}
+
+func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	action, err := parseAction(b)
+	if err != nil {
+		return err
+	}
+	name := jobOf(r)
+	switch action {
+	case "start":
+		err = a.m.StartJob(r.Context(), name)
+	case "stop":
+		err = a.m.StopJob(r.Context(), name)
+	case "reload":
+		err = a.m.ReloadJob(r.Context(), name)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, okBody)
+	return nil
+}
+
+func (a *api) jobPids(w http.ResponseWriter, r *http.Request) error {
+	pids, err := a.m.Pids(r.Context(), jobOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]int{"pids": nonNil(pids)})
+	return nil
+}
+
+// commitBody is the optional body of a commit.
+type commitBody struct {
+	GracefulTimeout any               `json:"graceful_timeout"`
+	Env             map[string]string `json:"env"`
+}
+
+func (c commitBody) options() (manager.CommitOptions, error) {
+	o := manager.CommitOptions{Env: c.Env}
+	if c.GracefulTimeout != nil {
+		d, err := parseDuration(c.GracefulTimeout)
+		if err != nil {
+			return o, badRequest("field \"graceful_timeout\": %v", err)
+		}
+		o.GracefulTimeout = &d
+	}
+	return o, nil
+}
+
+// parseDuration reads a number of seconds or a duration string ("10s").
+func parseDuration(v any) (time.Duration, error) {
+	var d time.Duration
+	switch v := v.(type) {
+	case json.Number:
+		f, err := v.Float64()
+		if err != nil || f > float64(1<<62)/1e9 {
+			return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
+		}
+		d = time.Duration(f * 1e9)
+	case float64:
+		d = time.Duration(v * 1e9)
+	case string:
+		var err error
+		if d, err = time.ParseDuration(strings.TrimSpace(v)); err != nil {
+			f, ferr := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if ferr != nil || f > float64(1<<62)/1e9 {
+				return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
+			}
+			d = time.Duration(f * 1e9)
+		}
+	default:
+		return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
+	}
+	if d < 0 {
+		return 0, errors.New("must be >= 0")
+	}
+	return d, nil
+}
+
+func (a *api) commitJob(w http.ResponseWriter, r *http.Request) error {
+	b, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var body commitBody
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := decodeStrict(b, &body); err != nil {
+			return err
+		}
+	}
+	o, err := body.options()
+	if err != nil {
+		return err
+	}
+	pid, err := a.m.Commit(r.Context(), jobOf(r), o)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"pid": pid})
+	return nil
+}
+
+func (a *api) jobLogs(w http.ResponseWriter, r *http.Request) error {
+	n := DefaultLogLines
+	if s := r.URL.Query().Get("lines"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 {
+			return badRequest("invalid lines %q: want an integer >= 0 (0 for every line kept)", s)
+		}
+		n = v
+	}
+	lines, err := a.m.Logs(r.Context(), jobOf(r), n)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Name  string            `json:"name"`
+		Lines []manager.LogLine `json:"lines"`
+	}{jobOf(r), nonNil(lines)})
+	return nil
+}
+
+func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
+	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string][]int{"pids": pids})
+	return nil
+}
+
+// pidsFor returns every pid (commits included) that id may see.
+func (a *api) pidsFor(ctx context.Context, id *identity) ([]int, error) {
+	pids, err := a.m.Pids(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	if id.sessions == nil {
+		return nonNil(pids), nil
+	}
+	out := make([]int, 0, len(pids))
+	for _, pid := range pids {
+		info, err := a.m.ProcessInfo(ctx, pid)
+		if err == nil && id.canJob(info.Name) {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
+}
+
+func (a *api) getProcess(w http.ResponseWriter, r *http.Request) error {
+	info := processOf(r)
+	if identityOf(r.Context()).hidesEnv() {
+		info = redactProcess(info)
+	}
+	info.Args = nonNil(info.Args)
+	info.RedirectOutput = nonNil(info.RedirectOutput)
+	info.CustomStreams = nonNil(info.CustomStreams)
+	writeJSON(w, http.StatusOK, info)
+	return nil
+}
+
+func (a *api) stopProcess(w http.ResponseWriter, r *http.Request) error {
+	if err := a.m.StopProcess(r.Context(), processOf(r).Pid); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, okBody)
+	return nil
+}
+
+func (a *api) signalProcess(w http.ResponseWriter, r *http.Request) error {
+	sig, err := readSignal(r)
+	if err != nil {
+		return err
+	}
+	if err := a.m.SignalProcess(r.Context(), processOf(r).Pid, sig); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, okBody)
+	return nil
+}
+
+func (a *api) processStats(w http.ResponseWriter, r *http.Request) error {
+	st, err := a.m.ProcessStats(r.Context(), processOf(r).Pid)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]manager.ProcStats{"stats": st})
+	return nil
+}
+
+// nonNil returns s, or an empty slice for nil, so lists encode as [].
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,563 @@
+package manager
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/process"
+	"github.com/ganger/ganger/pubsub"
+)
+
+// FlapInfo is a job's flapping state as the API reports it.
+type FlapInfo struct {
+	State   string `json:"state"` // "ok", "flapping" or "gave_up"
+	Retries int    `json:"retries"`
+}
+
+// JobInfo describes a job.
+type JobInfo struct {
+	Name         string   `json:"name"`
+	State        string   `json:"state"`
+	Active       bool     `json:"active"`
+	Running      int      `json:"running"`
+	RunningOut   int      `json:"running_out"`
+	NumProcesses int      `json:"numprocesses"`
+	Processes    []int    `json:"processes"`
+	Config       conf.Job `json:"config"`
+	Flapping     FlapInfo `json:"flapping"`
+}
+
+// ProcessInfo describes one process.
+type ProcessInfo struct {
+	Pid            int               `json:"pid"`
+	Name           string            `json:"name"`
+	OSPid          int               `json:"os_pid"`
+	Cmd            string            `json:"cmd"`
+	Args           []string          `json:"args"`
+	Env            map[string]string `json:"env"`
+	Cwd            string            `json:"cwd"`
+	CreateTime     float64           `json:"create_time"`
+	Once           bool              `json:"once"`
+	Active         bool              `json:"active"`
+	RedirectOutput []string          `json:"redirect_output"`
+	RedirectInput  bool              `json:"redirect_input"`
+	CustomStreams  []string          `json:"custom_streams"`
+}
+
+// ScaleOp is a change of a job's process count.
+type ScaleOp struct {
+	Op byte // '+', '-' or '='
+	N  int
+}
+
+// ParseScale reads the forms of the API: an int n (n>0 adds n, n<0
+// removes -n) or a string "+2", "-1", "=4" or "4" (which sets 4). It returns
+// an EBADREQUEST error for anything else.
+func ParseScale(v any) (ScaleOp, error) {
+	bad := ganger.Errorf(ganger.EBADREQUEST, "invalid scale %v: want an integer or \"+N\", \"-N\", \"=N\"", v)
+	switch v := v.(type) {
+	case json.Number:
+		n, err := v.Int64()
+		if err != nil {
+			return ScaleOp{}, bad
+		}
+		return intScale(int(n)), nil
+	case float64:
+		if v != float64(int(v)) {
+			return ScaleOp{}, bad
+		}
+		return intScale(int(v)), nil
+	case int:
+		return intScale(v), nil
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return ScaleOp{}, bad
+		}
+		op := byte('=')
+		if strings.ContainsRune("+-=", rune(s[0])) {
+			op, s = s[0], s[1:]
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return ScaleOp{}, bad
+		}
+		return ScaleOp{op, n}, nil
+	}
+	return ScaleOp{}, bad
+}
+
+func intScale(n int) ScaleOp {
+	if n < 0 {
+		return ScaleOp{'-', -n}
+	}
+	return ScaleOp{'+', n}
+}
+
+// apply returns the count after the change, or an error below 0.
+func (o ScaleOp) apply(cur int) (int, error) {
+	n := o.N
+	switch o.Op {
+	case '+':
+		n = cur + o.N
+	case '-':
+		n = cur - o.N
+	}
+	if n < 0 {
+		return 0, ganger.Errorf(ganger.EBADREQUEST, "cannot scale below 0 (have %d, asked %c%d)", cur, o.Op, o.N)
+	}
+	return n, nil
+}
+
+// CommitOptions tune a one-off run.
+type CommitOptions struct {
+	GracefulTimeout *time.Duration
+	Env             map[string]string
+}
+
+// lookupJob finds a job by full name. Loop only.
+func (m *Manager) lookupJob(name string) (*job, error) {
+	s, jn, err := ganger.ParseJobName(name)
+	if err != nil {
+		return nil, err
+	}
+	if sess := m.sessions[s]; sess != nil {
+		if j := sess.jobs[jn]; j != nil {
+			return j, nil
+		}
+	}
+	return nil, notFound("job %q not found", ganger.JobName(s, jn))
+}
+
+func (m *Manager) lookupProc(pid int) (*proc, error) {
+	if p := m.procs[pid]; p != nil {
+		return p, nil
+	}
+	return nil, notFound("process %d not found", pid)
+}
+
+func (m *Manager) sessionsInOrder() []*session {
+	out := make([]*session, 0, len(m.sessionOrder))
+	for _, n := range m.sessionOrder {
+		out = append(out, m.sessions[n])
+	}
+	return out
+}
+
+// Load adds a job to session (cfg.Session when session is "", else
+// "default") and starts it if cfg.Start. It returns the job's full name, an
+// EINVALID error for a bad config and ECONFLICT if the job exists.
+func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (string, error) {
+	if sessName == "" {
+		sessName = cmpOr(cfg.Session, ganger.DefaultSession)
+	}
+	cfg.Session = sessName
+	if err := cfg.Validate(); err != nil {
+		return "", err
+	}
+	return call(ctx, m, func() (string, error) {
+		if m.shutting {
+			return "", errShutdown()
+		}
+		s := m.sessions[sessName]
+		if s == nil {
+			s = &session{name: sessName, jobs: map[string]*job{}}
+			m.sessions[sessName] = s
+			m.sessionOrder = append(m.sessionOrder, sessName)
+		}
+		full := ganger.JobName(sessName, cfg.Name)
+		if s.jobs[cfg.Name] != nil {
+			return "", ganger.Errorf(ganger.ECONFLICT, "job %q already exists", full)
+		}
+		j := &job{
+			session: sessName, name: cfg.Name, fullName: full, cfg: cfg,
+			running: map[int]*proc{}, slots: map[int]*proc{}, all: map[int]*proc{},
+			ring: newRing(m.opts.LogLines),
+		}
+		if m.opts.LogDir != "" {
+			lf, err := openLogFile(m.opts.LogDir, full, m.opts.LogFileMax, m.opts.LogFileKeep)
+			if err != nil {
+				m.log.Error("job log file", "job", full, "err", err)
+			}
+			j.logf = lf
+		}
+		s.jobs[cfg.Name] = j
+		s.order = append(s.order, cfg.Name)
+		m.publish(Event{Type: EventLoad, Name: full})
+		if cfg.Start {
+			m.activate(j)
+		}
+		return full, nil
+	})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Unload stops every process of a job and forgets it; it returns once the
+// processes are gone. ENOTFOUND if there is no such job.
+func (m *Manager) Unload(ctx context.Context, name string) error {
+	return callWait(ctx, m, func(done func(error)) {
+		j, err := m.lookupJob(name)
+		if err != nil {
+			done(err)
+			return
+		}
+		m.deactivate(j)
+		j.removed = true
+		m.sessions[j.session].remove(j.name)
+		m.whenGone(j, func(error) {
+			j.closeLog()
+			m.publish(Event{Type: EventUnload, Name: j.fullName})
+			done(nil)
+		})
+	})
+}
+
+// Update replaces a job's config; its processes are replaced one by one by
+// processes of the new config, each starting once the old one is gone.
+// ENOTFOUND, EINVALID.
+func (m *Manager) Update(ctx context.Context, name string, cfg conf.Job) error {
+	return m.withJob(ctx, name, func(j *job) error {
+		cfg.Session = j.session
+		if cfg.Name != j.name {
+			return ganger.Errorf(ganger.EINVALID, "field \"name\": %q does not match the job %q", cfg.Name, j.fullName)
+		}
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		j.cfg = cfg
+		m.publish(Event{Type: EventUpdate, Name: j.fullName})
+		m.replace(j)
+		return nil
+	})
+}
+
+// replace stops the kept-alive processes of j so that fresh ones take
+// their slots; a running job is restarted without counting as a crash.
+func (m *Manager) replace(j *job) {
+	m.stopJobProcs(j, j.active)
+	for slot, p := range j.slots {
+		if slot >= j.cfg.NumProcesses && p.stopping {
+			p.holdSlot = false
+			m.releaseSlot(p)
+		}
+	}
+	m.ensure(j)
+}
+
+// StartJob starts a job (and resets its flapping history). ENOTFOUND.
+func (m *Manager) StartJob(ctx context.Context, name string) error {
+	return m.withJob(ctx, name, func(j *job) error {
+		if m.shutting {
+			return errShutdown()
+		}
+		m.activate(j)
+		return nil
+	})
+}
+
+// StopJob stops a job's processes gracefully and keeps it stopped. ENOTFOUND.
+func (m *Manager) StopJob(ctx context.Context, name string) error {
+	return m.withJob(ctx, name, func(j *job) error { m.deactivate(j); return nil })
+}
+
+// ReloadJob replaces a job's processes gracefully with fresh ones. ENOTFOUND.
+func (m *Manager) ReloadJob(ctx context.Context, name string) error {
+	return m.withJob(ctx, name, func(j *job) error {
+		if !j.active {
+			m.activate(j)
+			return nil
+		}
+		m.replace(j)
+		return nil
+	})
+}
+
+// Scale changes a job's process count and returns the new count.
+// ENOTFOUND; EBADREQUEST below 0.
+func (m *Manager) Scale(ctx context.Context, name string, op ScaleOp) (int, error) {
+	return callJob(ctx, m, name, func(j *job) (int, error) {
+		n, err := op.apply(j.cfg.NumProcesses)
+		if err != nil {
+			return 0, err
+		}
+		m.scaleTo(j, n)
+		return n, nil
+	})
+}
+
+// Commit runs one extra process of a job, never restarted and not counted
+// in numprocesses, and returns its pid. ENOTFOUND; an error if it cannot start.
+func (m *Manager) Commit(ctx context.Context, name string, o CommitOptions) (int, error) {
+	return callJob(ctx, m, name, func(j *job) (int, error) {
+		p, err := m.spawn(j, -1, spawnOptions{once: true, env: o.Env, grace: o.GracefulTimeout})
+		if err != nil {
+			return 0, ganger.Errorf(ganger.EBADREQUEST, "commit %s: %v", j.fullName, err)
+		}
+		return p.pid, nil
+	})
+}
+
+// SignalJob sends sig to every process of a job. ENOTFOUND.
+func (m *Manager) SignalJob(ctx context.Context, name string, sig syscall.Signal) error {
+	return m.withJob(ctx, name, func(j *job) error {
+		for _, pid := range j.allPids() {
+			m.signalProc(j.all[pid], sig)
+		}
+		return nil
+	})
+}
+
+// SignalProcess sends sig to one process's group. ENOTFOUND.
+func (m *Manager) SignalProcess(ctx context.Context, pid int, sig syscall.Signal) error {
+	_, err := call(ctx, m, func() (struct{}, error) {
+		p, err := m.lookupProc(pid)
+		if err == nil {
+			m.signalProc(p, sig)
+		}
+		return struct{}{}, err
+	})
+	return err
+}
+
+// StopProcess stops one process gracefully; its job respawns one if it is
+// below numprocesses. ENOTFOUND.
+func (m *Manager) StopProcess(ctx context.Context, pid int) error {
+	_, err := call(ctx, m, func() (struct{}, error) {
+		p, err := m.lookupProc(pid)
+		if err == nil {
+			m.stopProc(p, true)
+		}
+		return struct{}{}, err
+	})
+	return err
+}
+
+// StopAll stops every job gracefully.
+func (m *Manager) StopAll(ctx context.Context) error {
+	_, err := call(ctx, m, func() (struct{}, error) {
+		for _, s := range m.sessionsInOrder() {
+			for _, j := range s.jobsInOrder() {
+				m.deactivate(j)
+			}
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// KillAll sends sig to every process.
+func (m *Manager) KillAll(ctx context.Context, sig syscall.Signal) error {
+	_, err := call(ctx, m, func() (struct{}, error) {
+		for _, p := range m.procs {
+			m.signalProc(p, sig)
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// Send writes data to a process's stdin (stream "" or "stdin") or custom
+// stream. ENOTFOUND; EBADREQUEST if the process has no such input.
+func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte) error {
+	pr, err := call(ctx, m, func() (*process.Process, error) {
+		p, err := m.lookupProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		return p.pr, nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := pr.Write(stream, data); err != nil {
+		return ganger.Errorf(ganger.EBADREQUEST, "writing to process %d: %v", pid, err)
+	}
+	return nil
+}
+
+// Sessions returns the session names in load order.
+func (m *Manager) Sessions(ctx context.Context) ([]string, error) {
+	return call(ctx, m, func() ([]string, error) {
+		return append([]string{}, m.sessionOrder...), nil
+	})
+}
+
+// Jobs returns the full names of the jobs of a session, or of all sessions
+// when session is "". ENOTFOUND for an unknown session.
+func (m *Manager) Jobs(ctx context.Context, session string) ([]string, error) {
+	return call(ctx, m, func() ([]string, error) {
+		out := []string{}
+		for _, s := range m.sessionsInOrder() {
+			if session != "" && s.name != session {
+				continue
+			}
+			for _, j := range s.jobsInOrder() {
+				out = append(out, j.fullName)
+			}
+		}
+		if session != "" && m.sessions[session] == nil {
+			return nil, notFound("session %q not found", session)
+		}
+		return out, nil
+	})
+}
+
+// JobInfo describes a job. ENOTFOUND.
+func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
+	return callJob(ctx, m, name, func(j *job) (JobInfo, error) {
+		info := JobInfo{
+			Name: j.fullName, State: j.state(), Active: j.active,
+			NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
+			Flapping: FlapInfo{State: cmpOr(j.flap.state, "ok"), Retries: j.flap.retries},
+		}
+		for _, p := range j.all {
+			switch {
+			case p.stopping:
+				info.RunningOut++
+			case !p.leaderDone && !p.once:
+				info.Running++
+			}
+		}
+		return info, nil
+	})
+}
+
+// Pids returns the pids a job keeps alive, or, for name "", every pid
+// (commits included). ENOTFOUND.
+func (m *Manager) Pids(ctx context.Context, name string) ([]int, error) {
+	if name == "" {
+		return call(ctx, m, func() ([]int, error) {
+			pids := make([]int, 0, len(m.procs))
+			for pid := range m.procs {
+				pids = append(pids, pid)
+			}
+			sort.Ints(pids)
+			return pids, nil
+		})
+	}
+	return callJob(ctx, m, name, func(j *job) ([]int, error) { return j.runningPids(), nil })
+}
+
+// ProcessInfo describes one process. ENOTFOUND.
+func (m *Manager) ProcessInfo(ctx context.Context, pid int) (ProcessInfo, error) {
+	return call(ctx, m, func() (ProcessInfo, error) {
+		p, err := m.lookupProc(pid)
+		if err != nil {
+			return ProcessInfo{}, err
+		}
+		env := make(map[string]string, len(p.env))
+		for k, v := range p.env {
+			env[k] = v
+		}
+		return ProcessInfo{
+			Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid,
+			Cmd: p.argv[0], Args: append([]string{}, p.argv[1:]...), Env: env, Cwd: p.cfg.Cwd,
+			CreateTime: float64(p.created.UnixNano()) / 1e9, Once: p.once,
+			Active:         !p.stopping && !p.leaderDone,
+			RedirectOutput: nonNil(p.cfg.RedirectOutput), RedirectInput: p.cfg.RedirectInput,
+			CustomStreams: nonNil(p.cfg.CustomStreams),
+		}, nil
+	})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return append([]string{}, s...)
+}
+
+// Logs returns the last n captured output lines of a job (all of them for
+// n <= 0, up to the ring's size). ENOTFOUND.
+func (m *Manager) Logs(ctx context.Context, name string, n int) ([]LogLine, error) {
+	r, err := callJob(ctx, m, name, func(j *job) (*ring, error) { return j.ring, nil })
+	if err != nil {
+		return nil, err
+	}
+	return r.last(n), nil
+}
+
+// Subscribe returns a subscription to events matching patterns (topic
+// patterns of the contract). Made on the loop, it sees every event
+// published after the call and none before.
+func (m *Manager) Subscribe(ctx context.Context, buffer int, patterns ...string) (*pubsub.Sub[Event], error) {
+	if buffer <= 0 {
+		buffer = m.opts.EventBuffer
+	}
+	return call(ctx, m, func() (*pubsub.Sub[Event], error) {
+		return m.events.Subscribe(buffer, patterns...), nil
+	})
+}
+
+// SubscribeOutput returns a subscription to output chunks matching patterns
+// (see OutputTopic and JobOutputTopic).
+func (m *Manager) SubscribeOutput(buffer int, patterns ...string) *pubsub.Sub[Chunk] {
+	if buffer <= 0 {
+		buffer = m.opts.EventBuffer
+	}
+	return m.output.Subscribe(buffer, patterns...)
+}
+
+// Follow is a live view of one process's output that ends with its exit.
+type Follow struct {
+	Output *pubsub.Sub[Chunk] // the process's output (or one label's)
+	Exit   *pubsub.Sub[Event] // receives the process's exit event
+}
+
+// Close ends both subscriptions.
+func (f *Follow) Close() { f.Output.Close(); f.Exit.Close() }
+
+// FollowProcess subscribes to a process's output (one label's when label is
+// not "") and to its exit, atomically with respect to the loop, so the exit
+// event arrives after all output. ENOTFOUND if the process is gone.
+func (m *Manager) FollowProcess(ctx context.Context, pid int, label string, buffer int) (*Follow, error) {
+	if buffer <= 0 {
+		buffer = m.opts.EventBuffer
+	}
+	return call(ctx, m, func() (*Follow, error) {
+		p, err := m.lookupProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		if label != "" && p.splitters[label] == nil {
+			return nil, notFound("process %d has no stream %q", pid, label)
+		}
+		return &Follow{
+			Output: m.output.Subscribe(buffer, OutputTopic(pid, label)),
+			Exit:   m.events.Subscribe(4, "proc."+strconv.Itoa(pid)+"."+EventExit),
+		}, nil
+	})
+}
+
+// withJob runs f on the loop with the named job.
+func (m *Manager) withJob(ctx context.Context, name string, f func(*job) error) error {
+	_, err := callJob(ctx, m, name, func(j *job) (struct{}, error) { return struct{}{}, f(j) })
+	return err
+}
+
+func callJob[T any](ctx context.Context, m *Manager, name string, f func(*job) (T, error)) (T, error) {
+	return call(ctx, m, func() (T, error) {
+		j, err := m.lookupJob(name)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return f(j)
+	})
+}
+
+var _ = fmt.Sprint

@@ -1,0 +1,271 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/process"
+	"github.com/ganger/ganger/pubsub"
+)
+
+// ErrClosed is returned by every method once the manager has shut down.
+var ErrClosed = errors.New("manager is closed")
+
+// Options configure a Manager. The zero value is usable.
+type Options struct {
+	// Logger receives the manager's own log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// LogDir, when set, receives each job's output in <session>.<job>.log.
+	LogDir string
+	// LogFileMax is the size at which a job's log file is rotated (default 10 MiB).
+	LogFileMax int64
+	// LogFileKeep is how many rotated files are kept (default 3).
+	LogFileKeep int
+	// LogLines is how many output lines are kept per job for Logs (default 1000).
+	LogLines int
+	// ReapAll makes the manager reap every child of this process, not only
+	// its own: the daemon sets it, together with process.SetSubreaper, so
+	// orphaned grandchildren are reaped. Leave it off where other code of the
+	// same program waits on its own children (os/exec).
+	ReapAll bool
+	// DrainTimeout bounds how long output is awaited after a process group
+	// is gone (a grandchild that left the group may hold the pipe). Default 2s.
+	DrainTimeout time.Duration
+	// EventBuffer is the default buffer of a Subscribe call (default 1024).
+	EventBuffer int
+}
+
+// Metrics are counters since the manager started.
+type Metrics struct {
+	Spawns, SpawnErrors, Exits, Restarts, Flaps, GiveUps uint64
+}
+
+// Manager runs jobs. Create one with New and stop it with Close.
+type Manager struct {
+	opts   Options
+	log    *slog.Logger
+	events *pubsub.Bus[Event]
+	output *pubsub.Bus[Chunk]
+	reaper *process.Reaper
+
+	cmds      chan func()
+	msgs      chan any
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	spawns, spawnErrors, exits, restarts, flaps, giveups atomic.Uint64
+
+	// Loop-owned state: touched only by the loop goroutine.
+	sessions     map[string]*session
+	sessionOrder []string
+	procs        map[int]*proc   // every process not yet gone, by internal pid
+	byOS         map[int][]*proc // processes whose leader is not reaped yet, by os pid
+	nextPid      int
+	shutting     bool
+}
+
+// New starts a manager's loop.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.LogFileMax <= 0 {
+		opts.LogFileMax = 10 << 20
+	}
+	if opts.LogFileKeep <= 0 {
+		opts.LogFileKeep = 3
+	}
+	if opts.LogLines <= 0 {
+		opts.LogLines = 1000
+	}
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 2 * time.Second
+	}
+	if opts.EventBuffer <= 0 {
+		opts.EventBuffer = 1024
+	}
+	m := &Manager{
+		opts:     opts,
+		log:      opts.Logger,
+		events:   pubsub.New[Event](),
+		output:   pubsub.New[Chunk](),
+		reaper:   process.NewReaper(opts.ReapAll),
+		cmds:     make(chan func()),
+		msgs:     make(chan any, 256),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		sessions: map[string]*session{},
+		procs:    map[int]*proc{},
+		byOS:     map[int][]*proc{},
+	}
+	go m.loop()
+	return m
+}
+
+// Done is closed once the manager's loop has ended.
+func (m *Manager) Done() <-chan struct{} { return m.done }
+
+// Metrics returns the manager's counters.
+func (m *Manager) Metrics() Metrics {
+	return Metrics{
+		Spawns: m.spawns.Load(), SpawnErrors: m.spawnErrors.Load(), Exits: m.exits.Load(),
+		Restarts: m.restarts.Load(), Flaps: m.flaps.Load(), GiveUps: m.giveups.Load(),
+	}
+}
+
+// DroppedEvents returns how many events and output chunks subscribers have
+// missed because they read too slowly.
+func (m *Manager) DroppedEvents() (events, output uint64) {
+	return m.events.Dropped(), m.output.Dropped()
+}
+
+// Close stops every job gracefully, waits until all processes are gone and
+// ends the loop. When ctx expires first, every remaining process group is
+// killed and Close waits a little more before returning ctx's error.
+func (m *Manager) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() { close(m.quit) })
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+	}
+	m.post(msgKillAll{})
+	select {
+	case <-m.done:
+	case <-time.After(5 * time.Second):
+	}
+	return ctx.Err()
+}
+
+func (m *Manager) loop() {
+	defer close(m.done)
+	defer m.reaper.Close()
+	quit := m.quit
+	for {
+		select {
+		case f := <-m.cmds:
+			f()
+		case e := <-m.reaper.Exits():
+			m.handleExit(e)
+		case msg := <-m.msgs:
+			m.handleMsg(msg)
+		case <-quit:
+			quit = nil
+			m.beginShutdown()
+		}
+		if m.shutting && len(m.procs) == 0 {
+			m.finishShutdown()
+			return
+		}
+	}
+}
+
+// post hands an internal message to the loop; it gives up once the loop ended.
+func (m *Manager) post(msg any) {
+	select {
+	case m.msgs <- msg:
+	case <-m.done:
+	}
+}
+
+// after arranges for msg to be posted to the loop after d.
+func (m *Manager) after(d time.Duration, msg any) *time.Timer {
+	return time.AfterFunc(d, func() { m.post(msg) })
+}
+
+// call runs f on the loop and returns its result.
+func call[T any](ctx context.Context, m *Manager, f func() (T, error)) (T, error) {
+	var zero T
+	type result struct {
+		v   T
+		err error
+	}
+	reply := make(chan result, 1)
+	cmd := func() {
+		v, err := f()
+		reply <- result{v, err}
+	}
+	select {
+	case m.cmds <- cmd:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case <-m.done:
+		return zero, ErrClosed
+	}
+	select {
+	case r := <-reply:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// callWait runs f on the loop; f answers later by calling done (exactly
+// once), possibly from a later turn of the loop.
+func callWait(ctx context.Context, m *Manager, f func(done func(error))) error {
+	reply := make(chan error, 1)
+	cmd := func() { f(func(err error) { reply <- err }) }
+	select {
+	case m.cmds <- cmd:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		return ErrClosed
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.done:
+		select {
+		case err := <-reply:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+func (m *Manager) publish(ev Event) { m.events.Publish(ev, ev.topics()...) }
+
+func (m *Manager) beginShutdown() {
+	m.shutting = true
+	for _, s := range m.sessionsInOrder() {
+		for _, j := range s.jobsInOrder() {
+			m.cancelFlapTimers(j)
+			if j.active {
+				j.active = false
+				m.publish(Event{Type: EventStop, Name: j.fullName})
+			}
+		}
+	}
+	for _, p := range m.procs {
+		m.stopProc(p, false)
+	}
+}
+
+func (m *Manager) finishShutdown() {
+	for _, s := range m.sessions {
+		for _, j := range s.jobs {
+			j.closeLog()
+		}
+	}
+}
+
+func notFound(format string, args ...any) error {
+	return ganger.Errorf(ganger.ENOTFOUND, format, args...)
+}
+
+func errShutdown() error {
+	return ganger.Errorf(ganger.ECONFLICT, "the manager is shutting down")
+}
+
+var _ = fmt.Sprintf

@@ -1,0 +1,34 @@
+package ganger
+
+import "testing"
+
+func TestParseJobName(t *testing.T) {
+	tests := []struct {
+		in, session, job string
+		ok               bool
+	}{
+		{"web", "default", "web", true},
+		{"app.web", "app", "web", true},
+		{"app/web", "app", "web", true},
+		{"App_1.web-2", "App_1", "web-2", true},
+		{"", "", "", false},
+		{"a.b.c", "", "", false},
+		{"-x", "", "", false},
+		{"app.", "", "", false},
+		{"a b", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			s, j, err := ParseJobName(tt.in)
+			if (err == nil) != tt.ok {
+				t.Fatalf("ParseJobName(%q) error = %v, want ok=%v", tt.in, err, tt.ok)
+			}
+			if tt.ok && (s != tt.session || j != tt.job) {
+				t.Fatalf("ParseJobName(%q) = %q, %q; want %q, %q", tt.in, s, j, tt.session, tt.job)
+			}
+			if !tt.ok && ErrorCode(err) != EBADREQUEST {
+				t.Fatalf("error code = %q, want %q", ErrorCode(err), EBADREQUEST)
+			}
+		})
+	}
+}

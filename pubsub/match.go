@@ -1,0 +1,102 @@
+package pubsub
+
+import "strings"
+
+// Match reports whether pattern matches topic.
+//
+// Topics and patterns are lists of segments separated by dots. A pattern
+// matches a topic when the pattern's segments are a prefix of the topic's
+// segments, where a "*" segment matches exactly one segment of any value.
+// Leading and trailing dots of a pattern are ignored, so the patterns "" and
+// "." have no segments and match every topic.
+//
+//	Match("job.default.web", "job.default.web.exit")    // true
+//	Match("job.default.web", "job.default.web")         // true
+//	Match("job.default.web", "job.default.webapp.exit") // false
+//	Match("job.*.web.exit", "job.x.web.exit")           // true
+func Match(pattern, topic string) bool {
+	rest := strings.Trim(pattern, ".")
+	if rest == "" {
+		return true
+	}
+	i := 0
+	for {
+		seg, more, found := strings.Cut(rest, ".")
+		var ok bool
+		if i, ok = matchSegment(seg, topic, i); !ok {
+			return false
+		}
+		if !found {
+			return true
+		}
+		rest = more
+	}
+}
+
+// compiled is a subscription pattern split into segments once, when it is
+// added, so that matching at publish time neither splits nor allocates.
+type compiled struct {
+	raw   string   // as given to Subscribe or Add
+	key   string   // normalized: leading and trailing dots trimmed
+	segs  []string // key split on "."; nil for the match-everything pattern
+	lits  int      // number of literal (non-"*") segments
+	stars int      // number of "*" segments
+}
+
+func compile(raw string) compiled {
+	p := compiled{raw: raw, key: strings.Trim(raw, ".")}
+	if p.key == "" {
+		return p
+	}
+	p.segs = strings.Split(p.key, ".")
+	for _, s := range p.segs {
+		if s == "*" {
+			p.stars++
+		} else {
+			p.lits++
+		}
+	}
+	return p
+}
+
+// match reports whether p matches topic, like Match.
+func (p *compiled) match(topic string) bool {
+	i := 0
+	for _, s := range p.segs {
+		var ok bool
+		if i, ok = matchSegment(s, topic, i); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// matchSegment reports whether the pattern segment s matches the segment of
+// topic that starts at byte i, and returns where the next segment starts:
+// len(topic)+1 once the topic's last segment is consumed. It walks topic in
+// place instead of splitting it.
+func matchSegment(s, topic string, i int) (int, bool) {
+	if i > len(topic) {
+		return i, false // the pattern is longer than the topic
+	}
+	rest := topic[i:]
+	if s == "*" {
+		if j := strings.IndexByte(rest, '.'); j >= 0 {
+			return i + j + 1, true
+		}
+		return len(topic) + 1, true
+	}
+	if len(rest) < len(s) || rest[:len(s)] != s {
+		return i, false
+	}
+	if len(rest) == len(s) {
+		return len(topic) + 1, true
+	}
+	if rest[len(s)] != '.' {
+		return i, false // s is only a prefix of the topic's segment
+	}
+	return i + len(s) + 1, true
+}
+
+// segments returns the number of dot-separated segments of topic.
+func segments(topic string) int { return strings.Count(topic, ".") + 1 }

@@ -1,0 +1,524 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Helpers shared by the tests of this package (procfile_test.go too).
+//
+//	scaled(d)                       d times $GANGER_TEST_SLOW
+//	waitFor(t, timeout, cond)       poll cond until true, or fail the test
+//	run(t, args…)                   run ganger to completion: stdout, stderr, exit code
+//	runWith(t, runOptions, args…)   the same with a directory, stdin, environment
+//	startCmd(t, runOptions, args…)  run ganger in the background (*bgCmd)
+//	startDaemon(t, configTOML)      a daemon on a free port (daemonBin): its "127.0.0.1:port", stop
+//	startDaemonProc(t, toml, args…) the same, returning the *daemonProc
+//	freePort(t)                     a TCP port that was free a moment ago
+//	procsInGroup(pgid), alive(pid)  process checks through /proc
+//	httpDo(t, method, url, token, body), getJSON(t, url, token, &v)
+
+// scaled returns d multiplied by the slow-machine factor.
+func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * slowFactor) }
+
+// waitFor polls cond every 20ms until it returns true; after timeout
+// (scaled) it fails the test.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(scaled(timeout))
+	for {
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", scaled(timeout))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runOptions tune how ganger is run. The zero value runs it in the test's
+// directory with no stdin and the test process's environment, minus
+// GANGER_ADDRESS and GANGER_TOKEN.
+type runOptions struct {
+	Dir   string
+	Stdin string
+	Env   []string      // extra "NAME=value" entries
+	Limit time.Duration // for run: kill it after this (scaled; default 30s)
+}
+
+func (o runOptions) command(args []string) *exec.Cmd {
+	return o.commandOf(gangerBin, args)
+}
+
+func (o runOptions) commandOf(bin string, args []string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = o.Dir
+	cmd.Stdin = strings.NewReader(o.Stdin)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GANGER_ADDRESS=") && !strings.HasPrefix(kv, "GANGER_TOKEN=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, o.Env...)
+	return cmd
+}
+
+// run runs ganger with args to completion and returns its output and exit
+// status.
+func run(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runWith(t, runOptions{}, args...)
+}
+
+// runWith is run with options.
+func runWith(t testing.TB, o runOptions, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := o.command(args)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting ganger %s: %v", strings.Join(args, " "), err)
+	}
+	limit := scaled(30 * time.Second)
+	if o.Limit > 0 {
+		limit = scaled(o.Limit)
+	}
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("ganger %s: still running after %v; killed\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), limit, &out, &errb)
+	}
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		t.Fatalf("ganger %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// bgCmd is ganger running in the background.
+type bgCmd struct {
+	t      testing.TB
+	Cmd    *exec.Cmd
+	stdout syncBuffer
+	stderr syncBuffer
+	done   chan struct{}
+	code   int
+}
+
+// startCmd starts ganger in the background. The test's cleanup kills it if
+// it still runs.
+func startCmd(t testing.TB, o runOptions, args ...string) *bgCmd {
+	t.Helper()
+	return startBin(t, gangerBin, o, args...)
+}
+
+func startBin(t testing.TB, bin string, o runOptions, args ...string) *bgCmd {
+	t.Helper()
+	b := &bgCmd{t: t, Cmd: o.commandOf(bin, args), done: make(chan struct{})}
+	b.Cmd.Stdout, b.Cmd.Stderr = &b.stdout, &b.stderr
+	if err := b.Cmd.Start(); err != nil {
+		t.Fatalf("starting ganger %s: %v", strings.Join(args, " "), err)
+	}
+	go func() {
+		b.Cmd.Wait()
+		b.code = b.Cmd.ProcessState.ExitCode()
+		close(b.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-b.done:
+		default:
+			b.Cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	return b
+}
+
+// Stdout and Stderr return what the command has written so far.
+func (b *bgCmd) Stdout() string { return b.stdout.String() }
+func (b *bgCmd) Stderr() string { return b.stderr.String() }
+
+// Pid returns the command's process id.
+func (b *bgCmd) Pid() int { return b.Cmd.Process.Pid }
+
+// Signal sends sig to the command.
+func (b *bgCmd) Signal(sig syscall.Signal) {
+	b.t.Helper()
+	if err := b.Cmd.Process.Signal(sig); err != nil {
+		b.t.Fatalf("signalling ganger: %v", err)
+	}
+}
+
+// Exited reports whether the command has exited.
+func (b *bgCmd) Exited() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait waits for the command to exit and returns its status (-1 after a
+// signal); after timeout (scaled) it kills it and fails the test.
+func (b *bgCmd) Wait(timeout time.Duration) int {
+	b.t.Helper()
+	select {
+	case <-b.done:
+		return b.code
+	case <-time.After(scaled(timeout)):
+		b.Cmd.Process.Kill()
+		<-b.done
+		b.t.Fatalf("ganger %s: still running after %v; killed\nstdout:\n%s\nstderr:\n%s",
+			strings.Join(b.Cmd.Args[1:], " "), scaled(timeout), b.Stdout(), b.Stderr())
+		return -1
+	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// daemonProc is a ganger daemon run by a test.
+type daemonProc struct {
+	*bgCmd
+	Addr       string // "127.0.0.1:port"
+	URL        string // "http://127.0.0.1:port"
+	Dir        string // a temporary directory holding the config file
+	ConfigPath string
+	stopOnce   sync.Once
+}
+
+// startDaemon starts "ganger daemon" with configTOML as its config file and
+// --bind 127.0.0.1:<a free port>, waits until it answers /ping, and returns
+// its "127.0.0.1:port" (usable as --address, and as "http://"+addr) and a
+// function that stops it with SIGTERM and checks that it exits 0. The
+// test's cleanup stops it too. configTOML may be "".
+func startDaemon(t testing.TB, configTOML string) (addr string, stop func()) {
+	t.Helper()
+	d := startDaemonProc(t, configTOML)
+	return d.Addr, d.Stop
+}
+
+// startDaemonProc is startDaemon returning the whole daemonProc; extra
+// arguments are added to the daemon's command line (more --bind flags).
+func startDaemonProc(t testing.TB, configTOML string, extra ...string) *daemonProc {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ganger.toml")
+	if err := os.WriteFile(path, []byte(configTOML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		args := append([]string{"daemon", "--config", path, "--bind", addr}, extra...)
+		d := &daemonProc{bgCmd: startBin(t, daemonBin, runOptions{Dir: dir}, args...), Addr: addr, URL: "http://" + addr, Dir: dir, ConfigPath: path}
+		if d.waitReady() {
+			t.Cleanup(func() {
+				d.Stop()
+				if t.Failed() {
+					t.Logf("daemon log:\n%s", d.Stderr())
+				}
+			})
+			return d
+		}
+		if strings.Contains(d.Stderr(), "address already in use") && attempt < 3 {
+			continue // another test took the port meanwhile
+		}
+		t.Fatalf("the daemon did not start (exit status %d):\n%s", d.code, d.Stderr())
+	}
+}
+
+// waitReady polls /ping until it answers 200; false if the daemon exited.
+func (d *daemonProc) waitReady() bool {
+	d.t.Helper()
+	deadline := time.Now().Add(scaled(20 * time.Second))
+	for time.Now().Before(deadline) {
+		if d.Exited() {
+			return false
+		}
+		resp, err := http.Get(d.URL + "/ping")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.Cmd.Process.Kill()
+	<-d.done
+	d.t.Fatalf("the daemon did not answer /ping within %v:\n%s", scaled(20*time.Second), d.Stderr())
+	return false
+}
+
+// Stop sends SIGTERM and waits for the daemon to exit, failing the test
+// unless it exits 0 within 30s (scaled). Later calls do nothing.
+func (d *daemonProc) Stop() {
+	d.stopOnce.Do(func() {
+		if d.Exited() {
+			d.t.Errorf("the daemon had exited already (status %d)", d.code)
+			return
+		}
+		d.Signal(syscall.SIGTERM)
+		if code := d.Wait(30 * time.Second); code != 0 {
+			d.t.Errorf("the daemon exited with status %d, want 0", code)
+		}
+	})
+}
+
+// WriteConfig replaces the daemon's config file (for a SIGHUP reload).
+func (d *daemonProc) WriteConfig(configTOML string) {
+	d.t.Helper()
+	if err := os.WriteFile(d.ConfigPath, []byte(configTOML), 0o600); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// procStat is what /proc/<pid>/stat says about a process.
+type procStat struct {
+	state byte
+	ppid  int
+	pgid  int
+}
+
+func readStat(pid int) (procStat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, false
+	}
+	// "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 3 {
+		return procStat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgid, _ := strconv.Atoi(f[2])
+	return procStat{state: f[0][0], ppid: ppid, pgid: pgid}, true
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	st, ok := readStat(pid)
+	return ok && st.state != 'Z'
+}
+
+// procsInGroup returns the live (non-zombie) processes of a process group.
+func procsInGroup(pgid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, ok := readStat(pid); ok && st.pgid == pgid && st.state != 'Z' {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// httpDo sends a request (token, when not "", as a Bearer token; body, when
+// not "", as JSON) and returns the status and body.
+func httpDo(t testing.TB, method, url, token, body string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(20*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	return resp.StatusCode, b
+}
+
+// getJSON GETs url and decodes a 200 answer into v.
+func getJSON(t testing.TB, url, token string, v any) {
+	t.Helper()
+	code, body := httpDo(t, http.MethodGet, url, token, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: status %d: %s", url, code, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v in %s", url, err, body)
+	}
+}
+
+// jobInfo is the part of GET /jobs/{s}/{j} the tests look at.
+type jobInfo struct {
+	Name         string          `json:"name"`
+	State        string          `json:"state"`
+	Active       bool            `json:"active"`
+	Running      int             `json:"running"`
+	NumProcesses int             `json:"numprocesses"`
+	Processes    []int           `json:"processes"`
+	Config       json.RawMessage `json:"config"`
+}
+
+// getJob returns a job's info, or ok=false if it does not exist.
+func getJob(t testing.TB, base, token, session, job string) (info jobInfo, ok bool) {
+	t.Helper()
+	code, body := httpDo(t, http.MethodGet, base+"/jobs/"+session+"/"+job, token, "")
+	if code == http.StatusNotFound {
+		return jobInfo{}, false
+	}
+	if code != http.StatusOK {
+		t.Fatalf("GET job %s.%s: status %d: %s", session, job, code, body)
+	}
+	if err := json.Unmarshal(body, &info); err != nil {
+		t.Fatal(err)
+	}
+	return info, true
+}
+
+// osPids returns the os_pid of each of a job's kept-alive processes.
+func osPids(t testing.TB, base, token, session, job string) []int {
+	t.Helper()
+	info, ok := getJob(t, base, token, session, job)
+	if !ok {
+		return nil
+	}
+	var out []int
+	for _, pid := range info.Processes {
+		var p struct {
+			OSPid int `json:"os_pid"`
+		}
+		code, body := httpDo(t, http.MethodGet, base+"/"+strconv.Itoa(pid), token, "")
+		if code != http.StatusOK || json.Unmarshal(body, &p) != nil {
+			continue // gone meanwhile
+		}
+		out = append(out, p.OSPid)
+	}
+	return out
+}
+
+// waitRunning waits until a job has n processes running and returns their
+// os_pids.
+func waitRunning(t testing.TB, base, token, session, job string, n int) []int {
+	t.Helper()
+	var pids []int
+	waitFor(t, 15*time.Second, func() bool {
+		info, ok := getJob(t, base, token, session, job)
+		if !ok || info.Running != n || len(info.Processes) != n {
+			return false
+		}
+		pids = osPids(t, base, token, session, job)
+		return len(pids) == n
+	})
+	return pids
+}
+
+// lines returns the non-empty lines of s.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// mustContain fails the test unless s contains every one of subs.
+func mustContain(t testing.TB, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Fatalf("%s does not contain %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+// channelClients returns the number of open /channel WebSockets of a daemon
+// (from /metrics): a follow command has installed its signal handler and
+// is about to subscribe once it is counted.
+func channelClients(t testing.TB, base, token string) int {
+	t.Helper()
+	code, body := httpDo(t, http.MethodGet, base+"/metrics", token, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", code, body)
+	}
+	for _, l := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(l, "ganger_channel_clients "); ok {
+			n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(n)
+		}
+	}
+	t.Fatalf("no ganger_channel_clients in /metrics")
+	return 0
+}
+
+// waitClients waits until a daemon has n /channel clients.
+func waitClients(t testing.TB, base, token string, n int) {
+	t.Helper()
+	waitFor(t, 15*time.Second, func() bool { return channelClients(t, base, token) == n })
+}
