@@ -95,7 +95,9 @@ type Flapping struct {
 
 // Defaults of a job's fields (see DefaultJob and DefaultFlapping).
 const (
-	DefaultNumProcesses    = 1
+	DefaultNumProcesses = 1
+	// MaxNumProcesses bounds numprocesses, so a typo cannot fork-bomb the machine.
+	MaxNumProcesses        = 10000
 	DefaultGracefulTimeout = 10 * time.Second
 	DefaultStopSignal      = syscall.SIGTERM
 	DefaultFlapAttempts    = 5
@@ -271,6 +273,9 @@ func (j Job) problems() []problem {
 	}
 	if j.NumProcesses < 0 {
 		add("numprocesses", "must be >= 0, got %d", j.NumProcesses)
+	}
+	if j.NumProcesses > MaxNumProcesses {
+		add("numprocesses", "must be <= %d, got %d", MaxNumProcesses, j.NumProcesses)
 	}
 	if j.GracefulTimeout < 0 {
 		add("graceful_timeout", "must be >= 0, got %s", j.GracefulTimeout)

@@ -233,22 +233,7 @@ func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 // unload stops a job's processes, commits included, and forgets the job.
-//
-// Workaround: manager.Unload stops only the kept-alive processes but waits
-// for every process of the job, so a running commit would hold the call
-// (and the job's unload event) until it ends by itself. Stopping the
-// commits first keeps API.md's "stop all its processes, then forget the
-// job". Drop this once the manager stops commits itself.
 func (a *api) unload(ctx context.Context, name string) error {
-	pids, err := a.m.Pids(ctx, "")
-	if err != nil {
-		return err
-	}
-	for _, pid := range pids {
-		if info, err := a.m.ProcessInfo(ctx, pid); err == nil && info.Once && info.Name == name {
-			a.m.StopProcess(ctx, pid) // gone meanwhile: nothing to stop
-		}
-	}
 	return a.m.Unload(ctx, name)
 }
 

@@ -114,6 +114,9 @@ func (o ScaleOp) apply(cur int) (int, error) {
 	if n < 0 {
 		return 0, ganger.Errorf(ganger.EBADREQUEST, "cannot scale below 0 (have %d, asked %c%d)", cur, o.Op, o.N)
 	}
+	if n > conf.MaxNumProcesses {
+		return 0, ganger.Errorf(ganger.EBADREQUEST, "cannot scale above %d processes (asked %d)", conf.MaxNumProcesses, n)
+	}
 	return n, nil
 }
 
@@ -216,6 +219,7 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 			return
 		}
 		m.deactivate(j)
+		m.stopCommits(j)
 		j.removed = true
 		m.sessions[j.session].remove(j.name)
 		m.whenGone(j, func(error) {
@@ -346,12 +350,13 @@ func (m *Manager) StopProcess(ctx context.Context, pid int) error {
 	return err
 }
 
-// StopAll stops every job gracefully.
+// StopAll stops every job gracefully, commits included.
 func (m *Manager) StopAll(ctx context.Context) error {
 	_, err := call(ctx, m, func() (struct{}, error) {
 		for _, s := range m.sessionsInOrder() {
 			for _, j := range s.jobsInOrder() {
 				m.deactivate(j)
+				m.stopCommits(j)
 			}
 		}
 		return struct{}{}, nil
@@ -383,8 +388,40 @@ func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte)
 	if err != nil {
 		return err
 	}
-	if _, err := pr.Write(stream, data); err != nil {
-		return ganger.Errorf(ganger.EBADREQUEST, "writing to process %d: %v", pid, err)
+	// A child that does not read its input blocks the write; the caller's
+	// context bounds the wait (the write itself ends when the process goes).
+	written := make(chan error, 1)
+	go func() {
+		_, err := pr.Write(stream, data)
+		written <- err
+	}()
+	select {
+	case err := <-written:
+		if err != nil {
+			return ganger.Errorf(ganger.EBADREQUEST, "writing to process %d: %v", pid, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ganger.Errorf(ganger.ECONFLICT, "writing to process %d: it is not reading its input", pid)
+	}
+}
+
+// CloseInput closes a process's stdin (stream "" or "stdin") or the
+// writing half of a custom stream, so the process reads end-of-file.
+// ENOTFOUND; EBADREQUEST if the process has no such input.
+func (m *Manager) CloseInput(ctx context.Context, pid int, stream string) error {
+	pr, err := call(ctx, m, func() (*process.Process, error) {
+		p, err := m.lookupProc(pid)
+		if err != nil {
+			return nil, err
+		}
+		return p.pr, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := pr.CloseInput(stream); err != nil {
+		return ganger.Errorf(ganger.EBADREQUEST, "closing input of process %d: %v", pid, err)
 	}
 	return nil
 }

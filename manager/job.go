@@ -123,6 +123,15 @@ func (m *Manager) stopJobProcs(j *job, hold bool) {
 	}
 }
 
+// stopCommits asks every running commit of j to stop.
+func (m *Manager) stopCommits(j *job) {
+	for _, pid := range j.allPids() {
+		if p := j.all[pid]; p.once {
+			m.stopProc(p, false)
+		}
+	}
+}
+
 // deactivate stops a job at a user's request: no respawn, no pending retry.
 func (m *Manager) deactivate(j *job) {
 	m.cancelFlapTimers(j)

@@ -573,3 +573,55 @@ func TestCloseAfterCloseAndCallsAfterClose(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// Regression: unloading a job waited for its running commits to end by
+// themselves; unload must stop them too.
+func TestUnloadStopsCommits(t *testing.T) {
+	m := newManager(t, Options{})
+	name := mustLoad(t, m, mkJob("web", "sleep 30"))
+	pid, err := m.Commit(bg, name, CommitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := m.ProcessInfo(bg, pid)
+	ctx, cancel := context.WithTimeout(bg, slow(10*time.Second))
+	defer cancel()
+	if err := m.Unload(ctx, name); err != nil {
+		t.Fatalf("unload: %v", err)
+	}
+	if n := liveInGroups([]int{info.OSPid}); n != 0 {
+		t.Fatalf("%d processes of the commit left", n)
+	}
+}
+
+func TestSendBoundedByContextAndCloseInput(t *testing.T) {
+	m := newManager(t, Options{})
+	name := mustLoad(t, m, mkJob("deaf", "sleep 30", func(j *conf.Job) { j.RedirectInput = true }))
+	pids, _ := m.Pids(bg, name)
+	ctx, cancel := context.WithTimeout(bg, 300*time.Millisecond)
+	defer cancel()
+	big := make([]byte, 4<<20) // more than a pipe holds
+	if err := m.Send(ctx, pids[0], "", big); ganger.ErrorCode(err) != ganger.ECONFLICT {
+		t.Fatalf("send to a process that does not read: %v", err)
+	}
+	wc := mustLoad(t, m, mkJob("wc", "wc -c", func(j *conf.Job) { j.RedirectInput = true; j.Flapping.Enabled = false }))
+	wpids, _ := m.Pids(bg, wc)
+	if err := m.Send(bg, wpids[0], "", []byte("12345")); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CloseInput(bg, wpids[0], ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "wc's count", func() bool {
+		l, _ := m.Logs(bg, wc, 1)
+		return len(l) == 1 && strings.TrimSpace(l[0].Data) == "5"
+	})
+}
+
+func TestScaleIsCapped(t *testing.T) {
+	m := newManager(t, Options{})
+	name := mustLoad(t, m, mkJob("web", "sleep 30"))
+	if _, err := m.Scale(bg, name, ScaleOp{'=', conf.MaxNumProcesses + 1}); ganger.ErrorCode(err) != ganger.EBADREQUEST {
+		t.Fatalf("scale above the cap: %v", err)
+	}
+}

@@ -5,10 +5,15 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
-// chunkSize is the most OnOutput receives at once.
-const chunkSize = 32 << 10
+// chunkSize is the most OnOutput receives at once; firstChunk is the
+// buffer a reader starts with.
+const (
+	chunkSize  = 32 << 10
+	firstChunk = 2 << 10
+)
 
 // source is one output the parent reads: a pipe, or a stream socket.
 type source struct {
@@ -32,14 +37,17 @@ func startReaders(sources []source, onOutput func(string, []byte), done chan str
 			locks[s.label] = new(sync.Mutex)
 		}
 	}
-	var wg sync.WaitGroup
+	// The last reader to finish closes done: no extra goroutine waits.
+	left := new(atomic.Int32)
+	left.Store(int32(len(sources)))
 	for _, s := range sources {
-		wg.Go(func() { s.read(onOutput, locks[s.label]) })
+		go func() {
+			s.read(onOutput, locks[s.label])
+			if left.Add(-1) == 0 {
+				close(done)
+			}
+		}()
 	}
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
 }
 
 // read drains the source until EOF or an error, handing every chunk to
@@ -47,13 +55,19 @@ func startReaders(sources []source, onOutput func(string, []byte), done chan str
 // is closed only on error, since it may still be written to after the
 // child has shut down its writing half (Release closes it).
 func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
-	buf := make([]byte, chunkSize)
+	// Start small: most processes write little, and a thousand idle
+	// processes should not pin a thousand full-size buffers. A read that
+	// fills the buffer grows it to chunkSize.
+	buf := make([]byte, firstChunk)
 	for {
 		n, err := s.f.Read(buf)
 		if n > 0 && onOutput != nil {
 			mu.Lock()
 			onOutput(s.label, buf[:n])
 			mu.Unlock()
+		}
+		if n == len(buf) && len(buf) < chunkSize {
+			buf = make([]byte, chunkSize)
 		}
 		if err != nil {
 			if !s.socket || !errors.Is(err, io.EOF) {

@@ -41,6 +41,10 @@ type compiled struct {
 	segs  []string // key split on "."; nil for the match-everything pattern
 	lits  int      // number of literal (non-"*") segments
 	stars int      // number of "*" segments
+	// first is the first segment when it is a literal, for a quick reject;
+	// firstLit reports whether it is.
+	first    string
+	firstLit bool
 }
 
 func compile(raw string) compiled {
@@ -49,6 +53,7 @@ func compile(raw string) compiled {
 		return p
 	}
 	p.segs = strings.Split(p.key, ".")
+	p.first, p.firstLit = p.segs[0], p.segs[0] != "*"
 	for _, s := range p.segs {
 		if s == "*" {
 			p.stars++
@@ -98,5 +103,14 @@ func matchSegment(s, topic string, i int) (int, bool) {
 	return i + len(s) + 1, true
 }
 
-// segments returns the number of dot-separated segments of topic.
-func segments(topic string) int { return strings.Count(topic, ".") + 1 }
+// topicInfo is what Publish computes once per topic for the matching of
+// every subscriber's patterns.
+type topicInfo struct {
+	first string // the first segment
+	n     int    // the number of segments
+}
+
+func infoOf(topic string) topicInfo {
+	first, _, _ := strings.Cut(topic, ".")
+	return topicInfo{first: first, n: strings.Count(topic, ".") + 1}
+}

@@ -59,16 +59,16 @@ func (b *Bus[T]) Publish(ev T, topics ...string) {
 	if len(subs) == 0 {
 		return
 	}
-	var buf [maxStackTopics]int
-	nsegs := buf[:0]
+	var buf [maxStackTopics]topicInfo
+	infos := buf[:0]
 	if len(topics) > maxStackTopics {
-		nsegs = make([]int, 0, len(topics))
+		infos = make([]topicInfo, 0, len(topics))
 	}
 	for _, t := range topics {
-		nsegs = append(nsegs, segments(t))
+		infos = append(infos, infoOf(t))
 	}
 	for _, s := range subs {
-		if ti := s.choose(topics, nsegs); ti >= 0 {
+		if ti := s.choose(topics, infos); ti >= 0 {
 			s.deliver(topics[ti], ev)
 		}
 	}
@@ -223,17 +223,17 @@ func addPattern(ps []compiled, raw string) []compiled {
 // or -1 if none of s's patterns matches any of topics. Of the matching
 // (pattern, topic) pairs it picks the one whose pattern has the most literal
 // segments, then the most "*" segments, then whose topic has the most
-// segments, then the earliest topic. nsegs[i] is the number of segments of
-// topics[i].
-func (s *Sub[T]) choose(topics []string, nsegs []int) int {
+// segments, then the earliest topic. infos[i] describes topics[i].
+func (s *Sub[T]) choose(topics []string, infos []topicInfo) int {
 	ps := *s.pats.Load()
 	best, bl, bs, bn := -1, 0, 0, 0
 	for ti, t := range topics {
-		n := nsegs[ti]
+		info := &infos[ti]
+		n := info.n
 		for k := range ps {
 			p := &ps[k]
-			if len(p.segs) > n {
-				continue
+			if len(p.segs) > n || p.firstLit && p.first != info.first {
+				continue // quick reject
 			}
 			if best >= 0 && !moreSpecific(p.lits, p.stars, n, bl, bs, bn) {
 				continue // cannot win; skip the match
