@@ -340,19 +340,7 @@ func tomlStrings(v any) ([]string, error) {
 	if s, ok := v.(string); ok {
 		return []string{s}, nil
 	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("want a list of strings, got %s", typeName(v))
-	}
-	out := make([]string, 0, len(list))
-	for i, e := range list {
-		s, ok := e.(string)
-		if !ok {
-			return nil, fmt.Errorf("want a list of strings, item %d is %s", i, typeName(e))
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return stringsValue(v)
 }
 
 // tomlTables accepts an array of tables ([[x]]) or an array of inline

@@ -378,13 +378,7 @@ func (m *Manager) KillAll(ctx context.Context, sig syscall.Signal) error {
 // Send writes data to a process's stdin (stream "" or "stdin") or custom
 // stream. ENOTFOUND; EBADREQUEST if the process has no such input.
 func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte) error {
-	pr, err := call(ctx, m, func() (*process.Process, error) {
-		p, err := m.lookupProc(pid)
-		if err != nil {
-			return nil, err
-		}
-		return p.pr, nil
-	})
+	pr, err := m.processOf(ctx, pid)
 	if err != nil {
 		return err
 	}
@@ -406,17 +400,22 @@ func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte)
 	}
 }
 
-// CloseInput closes a process's stdin (stream "" or "stdin") or the
-// writing half of a custom stream, so the process reads end-of-file.
-// ENOTFOUND; EBADREQUEST if the process has no such input.
-func (m *Manager) CloseInput(ctx context.Context, pid int, stream string) error {
-	pr, err := call(ctx, m, func() (*process.Process, error) {
+// processOf returns the OS process behind pid, for work done outside the loop.
+func (m *Manager) processOf(ctx context.Context, pid int) (*process.Process, error) {
+	return call(ctx, m, func() (*process.Process, error) {
 		p, err := m.lookupProc(pid)
 		if err != nil {
 			return nil, err
 		}
 		return p.pr, nil
 	})
+}
+
+// CloseInput closes a process's stdin (stream "" or "stdin") or the
+// writing half of a custom stream, so the process reads end-of-file.
+// ENOTFOUND; EBADREQUEST if the process has no such input.
+func (m *Manager) CloseInput(ctx context.Context, pid int, stream string) error {
+	pr, err := m.processOf(ctx, pid)
 	if err != nil {
 		return err
 	}

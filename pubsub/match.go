@@ -66,6 +66,12 @@ func compile(raw string) compiled {
 
 // match reports whether p matches topic, like Match.
 func (p *compiled) match(topic string) bool {
+	if p.stars == 0 {
+		// All literal: one prefix comparison that ends on a segment boundary.
+		k := p.key
+		return len(topic) >= len(k) && topic[:len(k)] == k &&
+			(len(topic) == len(k) || k == "" || topic[len(k)] == '.')
+	}
 	i := 0
 	for _, s := range p.segs {
 		var ok bool

@@ -1,0 +1,94 @@
+// Command rawloop is the physical limit the harness compares managers
+// against: it fork/execs N `sleep <marker>` children with nothing in
+// between, waits until /proc shows all of them running, optionally idles,
+// then sends each SIGTERM (what a manager's graceful stop sends), reaps them
+// and waits until /proc shows none. It prints one JSON object.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/ganger/ganger/bench/internal/procfs"
+)
+
+type result struct {
+	N         int     `json:"n"`
+	SpawnMs   float64 `json:"spawn_ms"`
+	StopMs    float64 `json:"stop_ms"`
+	RSSKiB    int64   `json:"rss_kib"`
+	IdleCPUPc float64 `json:"idle_cpu_pct"`
+}
+
+func main() {
+	n := flag.Int("n", 10, "number of children")
+	marker := flag.String("marker", "1000", "the argument given to sleep (must parse as seconds)")
+	idle := flag.Duration("idle", 0, "idle window measured between spawn and stop (0: none)")
+	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this")
+	flag.Parse()
+	if err := run(*n, *marker, *idle, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "rawloop:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, marker string, idle, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		return err
+	}
+	cmds := make([]*exec.Cmd, 0, n)
+	defer func() { // on any failure, leave nothing behind
+		for _, c := range cmds {
+			if c.ProcessState == nil {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}
+		}
+	}()
+	var r result
+	r.N = n
+	start := time.Now()
+	for range n {
+		c := exec.Command(sleep, marker)
+		if err := c.Start(); err != nil {
+			return err
+		}
+		cmds = append(cmds, c)
+	}
+	d, err := procfs.WaitCount(ctx, start, marker, func(c int) bool { return c == n })
+	if err != nil {
+		return err
+	}
+	r.SpawnMs = ms(d)
+	self := os.Getpid()
+	r.RSSKiB = procfs.RSSKiB(self)
+	if idle > 0 {
+		t0 := procfs.SumTicks([]int{self})
+		time.Sleep(idle)
+		r.IdleCPUPc = float64(procfs.SumTicks([]int{self})-t0) / procfs.ClockTicks / idle.Seconds() * 100
+	}
+	start = time.Now()
+	for _, c := range cmds {
+		_ = c.Process.Signal(syscall.SIGTERM)
+	}
+	for _, c := range cmds {
+		_ = c.Wait()
+	}
+	d, err = procfs.WaitCount(ctx, start, marker, func(c int) bool { return c == 0 })
+	if err != nil {
+		return err
+	}
+	r.StopMs = ms(d)
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
