@@ -28,9 +28,9 @@ import (
 var _ httpapi.Manager = (*manager.Manager)(nil)
 
 // timeScale stretches every test deadline on slow machines
-// (GANGER_TEST_TIMESCALE=3).
+// (GANGER_TEST_SLOW=3).
 var timeScale = func() time.Duration {
-	if n, err := strconv.Atoi(os.Getenv("GANGER_TEST_TIMESCALE")); err == nil && n > 0 {
+	if n, err := strconv.Atoi(os.Getenv("GANGER_TEST_SLOW")); err == nil && n > 0 {
 		return time.Duration(n)
 	}
 	return 1

@@ -14,12 +14,12 @@ import (
 	"time"
 )
 
-// timeout bounds every wait in these tests; GANGER_TIMEOUT_SCALE multiplies
+// timeout bounds every wait in these tests; GANGER_TEST_SLOW multiplies
 // it on slow machines.
 var timeout = 10 * time.Second * time.Duration(timeoutScale())
 
 func timeoutScale() int {
-	if n, err := strconv.Atoi(os.Getenv("GANGER_TIMEOUT_SCALE")); err == nil && n > 0 {
+	if n, err := strconv.Atoi(os.Getenv("GANGER_TEST_SLOW")); err == nil && n > 0 {
 		return n
 	}
 	return 1

@@ -64,7 +64,7 @@ func run(n int, marker string, idle, timeout time.Duration) error {
 		}
 		cmds = append(cmds, c)
 	}
-	d, err := procfs.WaitCount(ctx, start, marker, func(c int) bool { return c == n })
+	d, err := procfs.WaitRunning(ctx, start, marker, n)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func run(n int, marker string, idle, timeout time.Duration) error {
 	for _, c := range cmds {
 		_ = c.Wait()
 	}
-	d, err = procfs.WaitCount(ctx, start, marker, func(c int) bool { return c == 0 })
+	d, err = procfs.WaitGone(ctx, start, marker)
 	if err != nil {
 		return err
 	}

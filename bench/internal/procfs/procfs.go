@@ -85,25 +85,69 @@ func Count(marker string) (int, error) {
 	return len(p), err
 }
 
-// WaitCount polls /proc until cond(count of marker) holds and returns how
-// long that took from start. It gives up when ctx ends, returning the last
-// count in the error.
-func WaitCount(ctx context.Context, start time.Time, marker string, cond func(n int) bool) (time.Duration, error) {
+// WaitRunning polls /proc until exactly n processes run `sleep marker` and
+// returns how long that took from start. A process seen running is not read
+// again while its /proc entry exists, so a poll costs little even at
+// thousands of processes and the poller does not steal much CPU from the
+// manager being measured. It gives up when ctx ends.
+func WaitRunning(ctx context.Context, start time.Time, marker string, n int) (time.Duration, error) {
+	seen := map[int]bool{}
 	last := -1
 	for {
-		n, err := Count(marker)
+		all, err := pids()
 		if err != nil {
 			return 0, err
 		}
-		if cond(n) {
+		count := 0
+		for _, p := range all {
+			if seen[p] || IsMarked(Argv(p), Exactly(marker)) {
+				seen[p] = true
+				count++
+			}
+		}
+		if count == n {
 			return time.Since(start), nil
 		}
-		last = n
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("waiting for processes %q: %w (last count %d)", marker, ctx.Err(), last)
-		case <-time.After(time.Millisecond):
+		last = count
+		if err := pause(ctx); err != nil {
+			return 0, fmt.Errorf("waiting for %d processes %q: %w (last count %d)", n, marker, err, last)
 		}
+	}
+}
+
+// WaitGone polls /proc until no process runs `sleep marker` (a zombie does
+// not count: it no longer runs) and returns how long that took from start.
+// Only the processes found at the first poll are watched: a manager that
+// respawns during a stop is not followed.
+func WaitGone(ctx context.Context, start time.Time, marker string) (time.Duration, error) {
+	left, err := Marked(Exactly(marker))
+	if err != nil {
+		return 0, err
+	}
+	for {
+		kept := left[:0]
+		for _, p := range left {
+			if IsMarked(Argv(p), Exactly(marker)) {
+				kept = append(kept, p)
+			}
+		}
+		left = kept
+		if len(left) == 0 {
+			return time.Since(start), nil
+		}
+		if err := pause(ctx); err != nil {
+			return 0, fmt.Errorf("waiting for processes %q to end: %w (%d left)", marker, err, len(left))
+		}
+	}
+}
+
+// pause waits one poll interval.
+func pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Millisecond):
+		return nil
 	}
 }
 
