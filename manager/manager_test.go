@@ -625,3 +625,32 @@ func TestScaleIsCapped(t *testing.T) {
 		t.Fatalf("scale above the cap: %v", err)
 	}
 }
+
+func TestLogFileRotates(t *testing.T) {
+	dir := t.TempDir()
+	m := newManager(t, Options{LogDir: dir, LogFileMax: 4096, LogFileKeep: 2})
+	sub := subscribe(t, m, "exit")
+	mustLoad(t, m, mkJob("chatty", `i=0; while [ $i -lt 500 ]; do echo "line $i of the rotating log"; i=$((i+1)); done`, func(j *conf.Job) {
+		j.Flapping.Enabled = false
+		j.NumProcesses = 1
+	}))
+	nextEvent(t, sub, 10*time.Second, isType(EventExit))
+	m.StopJob(bg, "chatty")
+	base := dir + "/default.chatty.log"
+	for _, f := range []string{base, base + ".1", base + ".2"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if st.Size() > 4096 {
+			t.Fatalf("%s is %d bytes, over the 4096 limit", f, st.Size())
+		}
+	}
+	if _, err := os.Stat(base + ".3"); !os.IsNotExist(err) {
+		t.Fatalf("more than 2 rotated files kept: %v", err)
+	}
+	b, _ := os.ReadFile(base)
+	if !strings.Contains(string(b), "line 499 of the rotating log") {
+		t.Fatalf("newest file lacks the last line: %q", tail(string(b), 100))
+	}
+}
