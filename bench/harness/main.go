@@ -56,7 +56,7 @@ func main() {
 	flag.StringVar(&peers, "peers", "supervisor,foreman,pm2", "peers to compare with, comma-separated, or none")
 	flag.BoolVar(&c.Install, "install", true, "install missing peers (apt-get, npm)")
 	flag.StringVar(&c.PeerDir, "peer-dir", "bench/.peers", "npm prefix for pm2")
-	flag.IntVar(&c.EventKills, "event-kills", 3000, "processes killed in the event-latency test")
+	flag.IntVar(&c.EventKills, "event-kills", 2000, "processes killed in the event-latency test")
 	flag.IntVar(&c.EventRate, "event-rate", 1000, "kills per second in the event-latency test")
 	flag.DurationVar(&c.APIDuration, "api-duration", 5*time.Second, "length of each request-rate measurement")
 	flag.IntVar(&c.APIWorkers, "api-workers", 4, "concurrent API clients")

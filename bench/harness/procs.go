@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -129,12 +130,12 @@ func footprint(ctx context.Context, roots []int, m *markers, idle time.Duration)
 
 // freePort asks the kernel for a free loopback port.
 func freePort() (int, error) {
-	l, err := listenLoopback()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(interface{ AddrPort() netipAddrPort }).AddrPort().Port(), nil
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
