@@ -334,4 +334,3 @@ func gangerRequests(ctx context.Context, d *gangerDaemon, marker string, workers
 		return req
 	})
 }
-
