@@ -28,7 +28,7 @@ func TestSmoke(t *testing.T) {
 		Ganger:      build("github.com/ganger/ganger/cmd/ganger", "ganger"),
 		RawLoop:     build("github.com/ganger/ganger/bench/rawloop", "rawloop"),
 		OutDir:      filepath.Join(dir, "results"),
-		Ns:          []int{5},
+		Ns:          []int{10},
 		Runs:        1,
 		Idle:        200 * time.Millisecond,
 		EventKills:  50,
@@ -52,8 +52,8 @@ func TestSmoke(t *testing.T) {
 		metric, target string
 		n              int
 	}{
-		{"spawn", "raw", 5}, {"spawn", "ganger", 5}, {"stop", "ganger", 5}, {"rss", "ganger", 5},
-		{"idle_cpu", "ganger", 5}, {"exit_event_p99", "ganger", 0}, {"api_rps", "ganger", 0},
+		{"spawn", "raw", 10}, {"spawn", "ganger", 10}, {"stop", "ganger", 10}, {"rss", "ganger", 10},
+		{"idle_cpu", "ganger", 10}, {"exit_event_p99", "ganger", 0}, {"api_rps", "ganger", 0},
 		{"output_no_reader", "ganger", 0}, {"output_follower", "raw", 0},
 	} {
 		if v, ok := rep.get(want.metric, want.n, want.target); !ok || v < 0 {
