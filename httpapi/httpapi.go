@@ -84,6 +84,12 @@ type Options struct {
 	// (per kind: events, output) before it gets an overflow error; 0 means
 	// DefaultClientBuffer.
 	ClientBuffer int
+	// FollowBuffer is how many output chunks (each at most 64 KiB, so the
+	// default bounds a lagging follower at 128 MiB) a /{pid}/channel
+	// follower may fall behind before its output is cut with "output
+	// lost"; 0 means DefaultFollowBuffer. The child is never slowed down
+	// for a follower: a lagging one is buffered, up to here.
+	FollowBuffer int
 	// WriteTimeout bounds every WebSocket write; a client that does not
 	// read for this long is disconnected. 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -92,6 +98,7 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultClientBuffer = 256
+	DefaultFollowBuffer = 2048
 	DefaultWriteTimeout = 10 * time.Second
 	// MaxBodyBytes is the largest request body accepted (413 beyond).
 	MaxBodyBytes = 1 << 20
@@ -126,6 +133,9 @@ func New(o Options) http.Handler {
 	}
 	if o.ClientBuffer <= 0 {
 		o.ClientBuffer = DefaultClientBuffer
+	}
+	if o.FollowBuffer <= 0 {
+		o.FollowBuffer = DefaultFollowBuffer
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout

@@ -52,7 +52,7 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	// Subscribe before the upgrade, so an unknown process is a 404 and no
 	// byte written after the upgrade is missed.
-	f, err := a.m.FollowProcess(r.Context(), info.Pid, stream, a.o.ClientBuffer)
+	f, err := a.m.FollowProcess(r.Context(), info.Pid, stream, a.o.FollowBuffer)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -98,14 +98,25 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 	if mode&modeRead != 0 {
 		outC = f.Output.C()
 	}
-	// send writes one output message; false ends the socket.
-	send := func(m pubsubChunkMsg) bool {
+	// send writes m and whatever output is already waiting behind it as
+	// one frame; false ends the socket.
+	var batch []byte
+	var send func(m pubsubChunkMsg) bool
+	send = func(m pubsubChunkMsg) bool {
 		if m.Dropped > 0 {
 			a.closeWithError(ctx, c, websocket.StatusInternalError,
 				ganger.Errorf(ganger.EINTERNAL, "output lost: %d chunks dropped because the client read too slowly", m.Dropped))
 			return false
 		}
-		return a.writeMessage(ctx, c, websocket.MessageBinary, m.Event.Data) == nil
+		data := m.Event.Data
+		if len(outC) > 0 {
+			batch, m = appendWaiting(append(batch[:0], data...), outC)
+			data = batch
+		}
+		if a.writeMessage(ctx, c, websocket.MessageBinary, data) != nil {
+			return false
+		}
+		return m.Dropped == 0 || send(m)
 	}
 	for {
 		select {
@@ -151,6 +162,31 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// maxBatch is the most output one /{pid}/channel frame carries when the
+// client is behind: fewer, larger frames let it catch up.
+const maxBatch = 1 << 20
+
+// appendWaiting appends the chunks already waiting in outC to batch, up
+// to maxBatch bytes. It stops at a drop marker and returns it, so the
+// caller sends what came before the loss first.
+func appendWaiting(batch []byte, outC <-chan pubsubChunkMsg) ([]byte, pubsubChunkMsg) {
+	for len(batch) < maxBatch {
+		select {
+		case m, ok := <-outC:
+			if !ok {
+				return batch, pubsubChunkMsg{}
+			}
+			if m.Dropped > 0 {
+				return batch, m
+			}
+			batch = append(batch, m.Event.Data...)
+		default:
+			return batch, pubsubChunkMsg{}
+		}
+	}
+	return batch, pubsubChunkMsg{}
 }
 
 // closeWithError sends {"error": reason} as a text frame, then closes.

@@ -183,7 +183,7 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 		j := &job{
 			session: sessName, name: cfg.Name, fullName: full, cfg: cfg,
 			running: map[int]*proc{}, slots: map[int]*proc{}, all: map[int]*proc{},
-			ring: newRing(m.opts.LogLines),
+			ring: newRing(m.opts.LogLines, m.opts.LogBytes, m.bufs),
 		}
 		if m.opts.LogDir != "" {
 			lf, err := openLogFile(m.opts.LogDir, full, m.opts.LogFileMax, m.opts.LogFileKeep)

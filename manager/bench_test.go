@@ -4,12 +4,15 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/pubsub"
 )
 
 func benchJob(name string) conf.Job {
@@ -90,4 +93,90 @@ func selfRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkOutput runs a child writing 200 MB to stdout through the
+// manager with nobody following; one op is one such child, from commit to
+// its exit event. `zeros` is one endless line (split at maxLine), `lines`
+// is 100-byte log lines.
+func BenchmarkOutput(b *testing.B) {
+	const size = 200 << 20
+	for _, tc := range []struct{ name, cmd string }{
+		{"zeros", "head -c " + strconv.Itoa(size) + " /dev/zero"},
+		{"lines", "yes " + strings.Repeat("x", 99) + " | head -c " + strconv.Itoa(size)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m := newManager(b, Options{})
+			name := mustLoad(b, m, mkJob("out", tc.cmd, func(j *conf.Job) { j.NumProcesses = 0 }))
+			sub := subscribe(b, m, "exit")
+			b.SetBytes(size)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pid, err := m.Commit(bg, name, CommitOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				nextEvent(b, sub, 2*time.Minute, func(e Event) bool { return e.Pid == pid })
+			}
+		})
+	}
+}
+
+// BenchmarkExitLatency SIGKILLs 2000 one-off `sleep` processes at 1000
+// per second and times each kill to its exit event on a subscription, the
+// manager's part of the exit-event latency bench/ measures over a
+// WebSocket. It reports the median and the 99th percentile.
+func BenchmarkExitLatency(b *testing.B) {
+	const kills, rate = 2000, 1000
+	m := newManager(b, Options{ReapAll: os.Getenv("REAPALL") != ""})
+	name := mustLoad(b, m, benchJob("lat"))
+	sub := subscribe(b, m, "exit")
+	for i := 0; i < b.N; i++ {
+		osPids := make(map[int]int, kills) // os pid → pid
+		for range kills {
+			pid, err := m.Commit(bg, name, CommitOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			info, err := m.ProcessInfo(bg, pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			osPids[info.OSPid] = pid
+		}
+		killed := make(map[int]time.Time, kills)
+		var lats []time.Duration
+		b.ResetTimer()
+		start := time.Now()
+		for osPid, pid := range osPids {
+			time.Sleep(time.Until(start.Add(time.Duration(len(killed)) * time.Second / rate)))
+			killed[pid] = time.Now()
+			if err := syscall.Kill(osPid, syscall.SIGKILL); err != nil {
+				b.Fatal(err)
+			}
+			lats = drainExits(sub, killed, lats)
+		}
+		for len(lats) < kills {
+			e := nextEvent(b, sub, 10*time.Second, isType(EventExit))
+			lats = append(lats, time.Since(killed[e.Pid]))
+		}
+		b.StopTimer()
+		slices.Sort(lats)
+		b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// drainExits times the exit events already waiting on sub.
+func drainExits(sub *pubsub.Sub[Event], killed map[int]time.Time, lats []time.Duration) []time.Duration {
+	for {
+		select {
+		case msg := <-sub.C():
+			if msg.Event.Type == EventExit {
+				lats = append(lats, time.Since(killed[msg.Event.Pid]))
+			}
+		default:
+			return lats
+		}
+	}
 }

@@ -84,7 +84,7 @@ func (e Event) topics() []string {
 }
 
 // Chunk is a piece of a process's output, published on the output bus on
-// topic "<session>.<job>.<pid>.<label>".
+// topic "<session>.<job>.<pid>.<label>"; at most 64 KiB.
 type Chunk struct {
 	Name   string // "<session>.<job>"
 	Pid    int

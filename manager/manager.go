@@ -29,6 +29,10 @@ type Options struct {
 	LogFileKeep int
 	// LogLines is how many output lines are kept per job for Logs (default 1000).
 	LogLines int
+	// LogBytes bounds the memory those lines take per job (default 1 MiB):
+	// past it the oldest lines go first, so a job writing long lines keeps
+	// fewer of them.
+	LogBytes int
 	// ReapAll makes the manager reap every child of this process, not only
 	// its own: the daemon sets it, together with process.SetSubreaper, so
 	// orphaned grandchildren are reaped. Leave it off where other code of the
@@ -53,6 +57,7 @@ type Manager struct {
 	events *pubsub.Bus[Event]
 	output *pubsub.Bus[Chunk]
 	reaper *process.Reaper
+	bufs   *bufPool // output line buffers, shared by every job's ring
 
 	cmds      chan func()
 	msgs      chan any
@@ -85,6 +90,9 @@ func New(opts Options) *Manager {
 	if opts.LogLines <= 0 {
 		opts.LogLines = 1000
 	}
+	if opts.LogBytes <= 0 {
+		opts.LogBytes = 1 << 20
+	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = 2 * time.Second
 	}
@@ -96,6 +104,7 @@ func New(opts Options) *Manager {
 		log:      opts.Logger,
 		events:   pubsub.New[Event](),
 		output:   pubsub.New[Chunk](),
+		bufs:     new(bufPool),
 		reaper:   process.NewReaper(opts.ReapAll),
 		cmds:     make(chan func()),
 		msgs:     make(chan any, 256),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -12,6 +13,9 @@ import (
 // maxLine is the longest line kept whole; longer lines are split into
 // continuation lines of this size.
 const maxLine = 64 << 10
+
+// maxChunk is the most output one published Chunk carries.
+const maxChunk = 64 << 10
 
 // LogLine is one captured output line of a process.
 type LogLine struct {
@@ -21,97 +25,220 @@ type LogLine struct {
 	Data   string    `json:"data"`
 }
 
-// ring keeps the last lines of a job's output. It is written by output
-// reader goroutines and read by Logs callers, hence the mutex.
-type ring struct {
-	// mu guards the following fields.
-	mu    sync.Mutex
-	lines []LogLine
-	next  int
-	full  bool
+// logChunk is one or more whole output lines of one stream of one process
+// that arrived together. Every line in data ends in '\n' (a line cut at
+// maxLine or at EOF gets one), so n is the number of '\n' in data.
+type logChunk struct {
+	pid    int
+	stream string
+	time   time.Time
+	data   []byte
+	n      int
 }
 
-func newRing(n int) *ring { return &ring{lines: make([]LogLine, n)} }
-
-func (r *ring) add(l LogLine) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.lines) == 0 {
-		return
-	}
-	r.lines[r.next] = l
-	r.next++
-	if r.next == len(r.lines) {
-		r.next, r.full = 0, true
-	}
-}
-
-// last returns up to n of the newest lines, oldest first.
-func (r *ring) last(n int) []LogLine {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	size := r.next
-	if r.full {
-		size = len(r.lines)
-	}
-	if n <= 0 || n > size {
-		n = size
-	}
-	out := make([]LogLine, 0, n)
-	for i := size - n; i < size; i++ {
-		j := i
-		if r.full {
-			j = (r.next + i) % len(r.lines)
+// lines appends the chunk's lines to out as LogLines, invalid UTF-8
+// replaced: the conversion happens when someone asks, not for every line
+// a busy child writes.
+func (c *logChunk) lines(out []LogLine, skip int) []LogLine {
+	data := c.data
+	for i := 0; len(data) > 0; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if i >= skip {
+			out = append(out, LogLine{Pid: c.pid, Stream: c.stream, Time: c.time, Data: strings.ToValidUTF8(string(data[:j]), "\uFFFD")})
 		}
-		out = append(out, r.lines[j])
+		data = data[j+1:]
 	}
 	return out
 }
 
-// lineSplitter cuts one output stream into lines. It is used by exactly one
-// reader goroutine, then flushed by the loop once that reader is done.
+// ring keeps the last lines of a job's output, as the chunks they arrived
+// in: at least the newest maxLines lines (plus the older rest of their
+// oldest chunk) unless they take more than maxBytes, in which case whole
+// oldest chunks go first. It is written by output reader goroutines and
+// read by Logs callers, hence the mutex.
+type ring struct {
+	maxLines, maxBytes int
+	bufs               *bufPool // where dropped chunks' buffers go
+
+	// mu guards the following fields.
+	mu     sync.Mutex
+	chunks []logChunk // oldest first, from head on
+	head   int
+	lines  int // lines in chunks[head:]
+	bytes  int // memory held by chunks[head:] (capacity, not length)
+}
+
+func newRing(maxLines, maxBytes int, bufs *bufPool) *ring {
+	return &ring{maxLines: maxLines, maxBytes: maxBytes, bufs: bufs}
+}
+
+func (r *ring) add(c logChunk) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.maxLines <= 0 {
+		r.bufs.put(c.data)
+		return
+	}
+	r.chunks = append(r.chunks, c)
+	r.lines += c.n
+	r.bytes += cap(c.data)
+	for r.head < len(r.chunks)-1 && (r.lines-r.chunks[r.head].n >= r.maxLines || r.bytes > r.maxBytes) {
+		old := &r.chunks[r.head]
+		r.lines -= old.n
+		r.bytes -= cap(old.data)
+		r.bufs.put(old.data)
+		*old = logChunk{}
+		r.head++
+	}
+	if r.head > 32 && r.head > len(r.chunks)/2 {
+		n := copy(r.chunks, r.chunks[r.head:])
+		clear(r.chunks[n:])
+		r.chunks, r.head = r.chunks[:n], 0
+	}
+}
+
+// last returns up to n of the newest lines (at most the ring's size; all
+// of them for n <= 0), oldest first.
+func (r *ring) last(n int) []LogLine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	size := min(r.lines, r.maxLines)
+	if n <= 0 || n > size {
+		n = size
+	}
+	out := make([]LogLine, 0, n)
+	skip := r.lines - n // lines to pass over, oldest first
+	for i := r.head; i < len(r.chunks); i++ {
+		c := &r.chunks[i]
+		if skip >= c.n {
+			skip -= c.n
+			continue
+		}
+		out = c.lines(out, skip)
+		skip = 0
+	}
+	return out
+}
+
+// lineSplitter cuts one output stream into chunks of whole lines. It is
+// used by exactly one reader goroutine, then flushed by the loop once that
+// reader is done.
 type lineSplitter struct {
 	pid   int
 	label string
-	buf   []byte
-	emit  func(LogLine)
+	bufs  *bufPool
+	buf   []byte         // the start of an unfinished line, at most maxLine bytes
+	emit  func(logChunk) // takes over the chunk's data
 }
 
+// write emits every whole line in buf+data, the lines of one read as one
+// chunk, and keeps the unfinished rest. Lines longer than maxLine are cut
+// into lines of maxLine.
 func (s *lineSplitter) write(data []byte) {
+	now := time.Now()
+	if bytes.IndexByte(data, '\n') < 0 { // vectorised, unlike LastIndexByte
+		s.pend(data, now)
+		return
+	}
+	last := bytes.LastIndexByte(data, '\n')
+	whole, rest := data[:last+1], data[last+1:]
+	if len(s.buf) > 0 {
+		i := bytes.IndexByte(whole, '\n')
+		s.pend(whole[:i], now)
+		s.emitBuf(now)
+		whole = whole[i+1:]
+	}
+	if len(whole) > 0 {
+		s.emitLines(whole, now)
+	}
+	s.pend(rest, now)
+}
+
+// pend adds part of an unfinished line to buf, emitting maxLine bytes as
+// a line of its own whenever more than that is pending.
+func (s *lineSplitter) pend(data []byte, now time.Time) {
 	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			s.buf = append(s.buf, data...)
-			for len(s.buf) >= maxLine {
-				s.line(s.buf[:maxLine])
-				s.buf = append(s.buf[:0], s.buf[maxLine:]...)
-			}
-			return
+		if len(s.buf) == maxLine {
+			s.emitBuf(now)
 		}
-		if len(s.buf) == 0 {
-			s.line(data[:i])
-		} else {
-			s.buf = append(s.buf, data[:i]...)
-			for len(s.buf) > maxLine {
-				s.line(s.buf[:maxLine])
-				s.buf = append(s.buf[:0], s.buf[maxLine:]...)
-			}
-			s.line(s.buf)
-			s.buf = s.buf[:0]
+		take := min(len(data), maxLine-len(s.buf))
+		if need := len(s.buf) + take; need > cap(s.buf) && need > maxLine/4 {
+			s.buf = append(s.bufs.get(), s.buf...) // big: no more growing
 		}
-		data = data[i+1:]
+		s.buf = append(s.buf, data[:take]...)
+		data = data[take:]
 	}
 }
 
+// emitLines emits whole, lines that all end in '\n', as chunks of at most
+// maxLine bytes; a line longer than that is cut into lines of maxLine.
+func (s *lineSplitter) emitLines(whole []byte, now time.Time) {
+	for len(whole) > 0 {
+		piece := whole[:min(len(whole), maxLine)]
+		if len(piece) < len(whole) {
+			piece = piece[:bytes.LastIndexByte(piece, '\n')+1]
+		}
+		if len(piece) == 0 { // a line longer than maxLine starts here
+			i := bytes.IndexByte(whole, '\n')
+			s.pend(whole[:i], now)
+			s.emitBuf(now)
+			whole = whole[i+1:]
+			continue
+		}
+		var data []byte
+		if len(piece) >= maxLine/4 {
+			data = append(s.bufs.get(), piece...)
+		} else {
+			data = bytes.Clone(piece)
+		}
+		s.emit(logChunk{pid: s.pid, stream: s.label, time: now, data: data, n: bytes.Count(data, nl)})
+		whole = whole[len(piece):]
+	}
+}
+
+// emitBuf emits the pending line as a line of its own; the chunk takes
+// over buf.
+func (s *lineSplitter) emitBuf(now time.Time) {
+	s.emit(logChunk{pid: s.pid, stream: s.label, time: now, data: append(s.buf, '\n'), n: 1})
+	s.buf = nil
+}
+
+// flush emits an unfinished last line, if any.
 func (s *lineSplitter) flush() {
 	if len(s.buf) > 0 {
-		s.line(s.buf)
-		s.buf = nil
+		s.emitBuf(time.Now())
 	}
 }
 
-func (s *lineSplitter) line(b []byte) {
-	s.emit(LogLine{Pid: s.pid, Stream: s.label, Time: time.Now(), Data: string(bytes.ToValidUTF8(b, []byte("\uFFFD")))})
+var nl = []byte{'\n'}
+
+// bufSize is the capacity of a pooled buffer: a whole maxLine line and its
+// '\n'.
+const bufSize = maxLine + 1
+
+// bufPool recycles the buffers of big output chunks. A child writing fast
+// would otherwise have the manager allocate a 64 KiB buffer per read, and
+// the runtime zero it, free it and hand the memory back to the OS, over
+// and over. The ring returns a chunk's buffer when it drops the chunk.
+// Safe for concurrent use; a nil *bufPool allocates and never recycles.
+type bufPool struct{ p sync.Pool }
+
+// get returns an empty buffer of capacity bufSize.
+func (b *bufPool) get() []byte {
+	if b != nil {
+		if v, ok := b.p.Get().(*[]byte); ok {
+			return (*v)[:0]
+		}
+	}
+	return make([]byte, 0, bufSize)
+}
+
+// put recycles buf if it came from get.
+func (b *bufPool) put(buf []byte) {
+	if b != nil && cap(buf) == bufSize {
+		buf = buf[:0]
+		b.p.Put(&buf)
+	}
 }
 
 // logFile appends a job's output lines to <dir>/<session>.<job>.log and
@@ -153,18 +280,31 @@ func (l *logFile) openLocked() error {
 	return nil
 }
 
-func (l *logFile) write(line LogLine) {
-	b := fmt.Appendf(nil, "%s %d %s | %s\n", line.Time.Format(time.RFC3339Nano), line.Pid, line.Stream, line.Data)
+// write appends the chunk's lines, each as "time pid stream | data",
+// rotating between lines when the file would grow past maxSize.
+func (l *logFile) write(c logChunk) {
+	prefix := fmt.Appendf(nil, "%s %d %s | ", c.time.Format(time.RFC3339Nano), c.pid, c.stream)
+	out := make([]byte, 0, len(c.data)+c.n*len(prefix))
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
-		return
-	}
-	if l.size+int64(len(b)) > l.maxSize && l.size > 0 {
-		l.rotateLocked()
-		if l.f == nil {
-			return
+	for data := c.data; len(data) > 0 && l.f != nil; {
+		i := bytes.IndexByte(data, '\n')
+		line := len(prefix) + i + 1
+		if l.size+int64(len(out)+line) > l.maxSize && l.size+int64(len(out)) > 0 {
+			l.writeLocked(out)
+			out = out[:0]
+			l.rotateLocked()
+			continue
 		}
+		out = append(append(out, prefix...), data[:i+1]...)
+		data = data[i+1:]
+	}
+	l.writeLocked(out)
+}
+
+func (l *logFile) writeLocked(b []byte) {
+	if l.f == nil || len(b) == 0 {
+		return
 	}
 	n, err := l.f.Write(b)
 	l.size += int64(n)

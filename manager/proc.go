@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -126,14 +127,14 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 	labels := uniqueLabels(append(append([]string{}, cfg.RedirectOutput...), cfg.CustomStreams...))
 	p.splitters = make(map[string]*lineSplitter, len(labels))
 	j := p.job
-	emit := func(l LogLine) {
-		j.ring.add(l)
+	emit := func(c logChunk) {
 		if j.logf != nil {
-			j.logf.write(l)
+			j.logf.write(c) // first: once in the ring, c may be recycled
 		}
+		j.ring.add(c)
 	}
 	for _, l := range labels {
-		p.splitters[l] = &lineSplitter{pid: p.pid, label: l, emit: emit}
+		p.splitters[l] = &lineSplitter{pid: p.pid, label: l, bufs: m.bufs, emit: emit}
 	}
 	splitters := p.splitters // read-only from here on
 	pid, name := p.pid, j.fullName
@@ -152,8 +153,13 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 			if s := splitters[label]; s != nil {
 				s.write(data)
 			}
-			if m.output.Subscribers() > 0 {
-				m.output.Publish(Chunk{Name: name, Pid: pid, Stream: label, Data: append([]byte(nil), data...)}, topicPrefix+label)
+			if m.output.Subscribers() == 0 {
+				return
+			}
+			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
+				n := min(len(data), maxChunk)
+				m.output.Publish(Chunk{Name: name, Pid: pid, Stream: label, Data: bytes.Clone(data[:n])}, topicPrefix+label)
+				data = data[n:]
 			}
 		},
 	}

@@ -6,13 +6,20 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
-// chunkSize is the most OnOutput receives at once; firstChunk is the
-// buffer a reader starts with.
+// A reader's buffer starts at firstChunk and grows to midChunk, then to
+// bigChunk (the most OnOutput receives at once), each time a read fills
+// it. When a pipe fills midChunk, the child writes faster than it is read
+// and the pipe itself grows to bigPipe (from Linux's 64 KiB default), so
+// the reader wakes up, and the child blocks, a sixteenth as often.
 const (
-	chunkSize  = 32 << 10
 	firstChunk = 2 << 10
+	midChunk   = 64 << 10
+	bigChunk   = 256 << 10
+	bigPipe    = 1 << 20
 )
 
 // source is one output the parent reads: a pipe, or a stream socket.
@@ -56,8 +63,7 @@ func startReaders(sources []source, onOutput func(string, []byte), done chan str
 // child has shut down its writing half (Release closes it).
 func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 	// Start small: most processes write little, and a thousand idle
-	// processes should not pin a thousand full-size buffers. A read that
-	// fills the buffer grows it to chunkSize.
+	// processes should not pin a thousand full-size buffers.
 	buf := make([]byte, firstChunk)
 	for {
 		n, err := s.f.Read(buf)
@@ -66,8 +72,8 @@ func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 			onOutput(s.label, buf[:n])
 			mu.Unlock()
 		}
-		if n == len(buf) && len(buf) < chunkSize {
-			buf = make([]byte, chunkSize)
+		if n == len(buf) {
+			buf = s.grow(buf)
 		}
 		if err != nil {
 			if !s.socket || !errors.Is(err, io.EOF) {
@@ -75,5 +81,30 @@ func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 			}
 			return
 		}
+	}
+}
+
+// grow returns the next size of a reader's buffer after a read filled
+// buf, growing the pipe too on the way to the biggest.
+func (s source) grow(buf []byte) []byte {
+	switch len(buf) {
+	case firstChunk:
+		return make([]byte, midChunk)
+	case midChunk:
+		if !s.socket {
+			growPipe(s.f)
+		}
+		return make([]byte, bigChunk)
+	}
+	return buf
+}
+
+// growPipe raises the capacity of the pipe f to bigPipe, if the system
+// lets it (an unprivileged user's pipes share a limit); the kernel only
+// allocates the pages that hold unread data.
+func growPipe(f *os.File) {
+	// Control, not Fd: Fd would switch the file to blocking mode.
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, bigPipe) })
 	}
 }

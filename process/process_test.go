@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -719,4 +720,43 @@ func TestStatsCPU(t *testing.T) {
 		}
 		return st.CPU > 20 && st.CTime > 0
 	})
+}
+
+// TestChattyPipeGrows checks that the stdout pipe of a child writing
+// faster than it is read grows to bigPipe, while a quiet child's keeps the
+// kernel's default, and that every byte still arrives.
+func TestChattyPipeGrows(t *testing.T) {
+	t.Parallel()
+	const size = 16 << 20
+	tests := []struct {
+		name, script string
+		want         int // bytes of output
+		pipe         int // pipe capacity afterwards
+	}{
+		{"chatty", "dd if=/dev/zero bs=1M count=16 2>/dev/null; exec sleep 30", size, bigPipe},
+		{"quiet", "echo hi; exec sleep 30", 3, 64 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			var got atomic.Int64
+			p := h.start(Spec{
+				Path:     "sh",
+				Args:     []string{"sh", "-c", tt.script},
+				Output:   []string{"out"},
+				OnOutput: func(_ string, b []byte) { got.Add(int64(len(b))) },
+			})
+			eventually(t, "all output", func() bool { return got.Load() == int64(tt.want) })
+			size := -1
+			rc, err := p.readers[0].SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc.Control(func(fd uintptr) { size, err = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0) })
+			if err != nil || size != tt.pipe {
+				t.Fatalf("pipe capacity = %d (%v), want %d", size, err, tt.pipe)
+			}
+		})
+	}
 }

@@ -274,6 +274,7 @@ func outputTest(ctx context.Context, d *gangerDaemon, dir string, bytes int64, s
 		}
 		if follow {
 			recv = make(chan error, 1)
+			buf := make([]byte, 1<<20)
 			go func() {
 				defer c.CloseNow()
 				for {
@@ -286,7 +287,7 @@ func outputTest(ctx context.Context, d *gangerDaemon, dir string, bytes int64, s
 						recv <- err
 						return
 					}
-					n, _ := io.Copy(io.Discard, rd)
+					n, _ := drain(rd, buf)
 					if typ == websocket.MessageBinary {
 						total += n
 					}
@@ -333,4 +334,20 @@ func gangerRequests(ctx context.Context, d *gangerDaemon, marker string, workers
 		req, _ := http.NewRequest("GET", url, nil)
 		return req
 	})
+}
+
+// drain reads r to its end through buf, as a client that wants the bytes
+// would: io.Copy into io.Discard would read in 8 KiB steps instead.
+func drain(r io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }

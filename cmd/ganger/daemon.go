@@ -52,6 +52,7 @@ func cmdDaemon(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var binds stringList
 	fs.Var(&binds, "bind", "listen on `addr`, host:port or unix:/path (repeatable; replaces the config file's bind)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (/debug/pprof/) on the loopback `addr` host:port, for diagnosing the daemon")
 	if code, ok := fs.parse(args); !ok {
 		return code
 	}
@@ -84,6 +85,14 @@ func cmdDaemon(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	if *pprofAddr != "" {
+		ln, err := servePprof(*pprofAddr, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "ganger: %v\n", err)
+			return exitError
+		}
+		defer ln.Close()
+	}
 	if err := d.Open(); err != nil {
 		logger.Error("cannot start", "err", err)
 		return exitError

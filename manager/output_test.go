@@ -1,0 +1,84 @@
+package manager
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestLineSplitterAndRing feeds writes through a splitter into a ring and
+// checks the lines Logs would answer: whole lines, lines split across
+// writes, lines cut at maxLine, a trailing line flushed at EOF, invalid
+// UTF-8 replaced, and only the newest lines kept.
+func TestLineSplitterAndRing(t *testing.T) {
+	long := strings.Repeat("x", maxLine)
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		keep   int
+		want   []string
+		bytes  int // the ring's byte cap (memory held, not length); 0 means 1 MiB
+	}{
+		{"whole lines", []string{"a\nb\n"}, 10, []string{"a", "b"}, 0},
+		{"split across writes", []string{"he", "llo\nwor", "ld\n"}, 10, []string{"hello", "world"}, 0},
+		{"trailing line flushed", []string{"a\ntail"}, 10, []string{"a", "tail"}, 0},
+		{"empty lines kept", []string{"\n\na\n"}, 10, []string{"", "", "a"}, 0},
+		{"exactly maxLine", []string{long, "\n"}, 10, []string{long}, 0},
+		{"maxLine plus one", []string{long + "y\n"}, 10, []string{long, "y"}, 0},
+		{"long line over writes", []string{long[:100], long, "z\n"}, 10, []string{long, long[:100] + "z"}, 0},
+		{"long lines in one write", []string{"a\n" + long + long + "\nb\n"}, 10, []string{"a", long, long, "b"}, 0},
+		{"invalid utf-8", []string{"bad\xffutf\n"}, 10, []string{"bad\uFFFDutf"}, 0},
+		{"newest kept", []string{"1\n2\n", "3\n4\n", "5\n"}, 3, []string{"3", "4", "5"}, 0},
+		{"newest kept within a chunk", []string{"1\n2\n3\n4\n5\n"}, 2, []string{"4", "5"}, 0},
+		{"many writes", manyLines(1000), 3, []string{"997", "998", "999"}, 0},
+		{"byte cap drops the oldest chunks", []string{"aaaa\n", "bbbb\n", "cccc\n"}, 10, []string{"bbbb", "cccc"}, 2 * cap(bytes.Clone([]byte("bbbb\n")))},
+		{"byte cap keeps the newest chunk", []string{"aaaa\nbbbb\n"}, 10, []string{"aaaa", "bbbb"}, 4},
+		{"nothing kept", []string{"1\n"}, 0, nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bufs := new(bufPool)
+			r := newRing(tc.keep, cmp.Or(tc.bytes, 1<<20), bufs)
+			s := &lineSplitter{pid: 7, label: "stdout", bufs: bufs, emit: r.add}
+			for _, w := range tc.writes {
+				s.write([]byte(w))
+			}
+			s.flush()
+			var got []string
+			for _, l := range r.last(0) {
+				if l.Pid != 7 || l.Stream != "stdout" || l.Time.IsZero() {
+					t.Fatalf("line %+v lacks its origin", l)
+				}
+				got = append(got, l.Data)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+				t.Fatalf("lines = %q, want %q", short(got), short(tc.want))
+			}
+			if n := len(r.last(1)); len(tc.want) > 0 && n != 1 {
+				t.Fatalf("last(1) gave %d lines", n)
+			}
+		})
+	}
+}
+
+func short(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		if len(l) > 20 {
+			l = fmt.Sprintf("%.10s…(%d bytes)", l, len(l))
+		}
+		out[i] = l
+	}
+	return out
+}
+
+// manyLines returns n writes of one line each, "0\n" to "<n-1>\n".
+func manyLines(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = strconv.Itoa(i) + "\n"
+	}
+	return out
+}
