@@ -1,8 +1,7 @@
 package process
 
 import (
-	"errors"
-	"io"
+	"cmp"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -57,29 +56,72 @@ func startReaders(sources []source, onOutput func(string, []byte), done chan str
 	}
 }
 
+// smallBufs lends firstChunk buffers to readers for one read at a time:
+// a reader waits for its pipe to be readable holding no buffer, so a
+// thousand idle processes pin none.
+var smallBufs = sync.Pool{New: func() any { return new([firstChunk]byte) }}
+
 // read drains the source until EOF or an error, handing every chunk to
 // onOutput (when set). A pipe is closed when reading ends; a stream socket
 // is closed only on error, since it may still be written to after the
 // child has shut down its writing half (Release closes it).
 func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
-	// Start small: most processes write little, and a thousand idle
-	// processes should not pin a thousand full-size buffers.
-	buf := make([]byte, firstChunk)
+	rc, err := s.f.SyscallConn()
+	if err != nil {
+		s.f.Close()
+		return
+	}
+	var own []byte // the reader's own buffer, once a read filled a small one
 	for {
-		n, err := s.f.Read(buf)
+		var small *[firstChunk]byte
+		var n int
+		var rerr error
+		cerr := rc.Read(func(fd uintptr) bool {
+			buf := own
+			if buf == nil {
+				small = smallBufs.Get().(*[firstChunk]byte)
+				buf = small[:]
+			}
+			n, rerr = readFD(int(fd), buf)
+			if rerr == unix.EAGAIN {
+				if small != nil {
+					smallBufs.Put(small)
+					small = nil
+				}
+				return false // wait until readable, holding nothing
+			}
+			return true
+		})
+		buf := own
+		if small != nil {
+			buf = small[:]
+		}
 		if n > 0 && onOutput != nil {
 			mu.Lock()
 			onOutput(s.label, buf[:n])
 			mu.Unlock()
 		}
 		if n == len(buf) {
-			buf = s.grow(buf)
+			own = s.grow(buf)
 		}
-		if err != nil {
-			if !s.socket || !errors.Is(err, io.EOF) {
+		if small != nil {
+			smallBufs.Put(small)
+		}
+		if err := cmp.Or(cerr, rerr); err != nil || n == 0 {
+			if !s.socket || err != nil {
 				s.f.Close() // never leave a pipe unread and full
 			}
 			return
+		}
+	}
+}
+
+// readFD is read(2), retried on EINTR, with n never negative.
+func readFD(fd int, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, buf)
+		if err != unix.EINTR {
+			return max(n, 0), err
 		}
 	}
 }
@@ -88,7 +130,7 @@ func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 // buf, growing the pipe too on the way to the biggest.
 func (s source) grow(buf []byte) []byte {
 	switch len(buf) {
-	case firstChunk:
+	case firstChunk: // a small lent buffer: the reader now needs its own
 		return make([]byte, midChunk)
 	case midChunk:
 		if !s.socket {

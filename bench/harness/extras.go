@@ -321,16 +321,50 @@ func outputTest(ctx context.Context, d *gangerDaemon, dir string, bytes int64, s
 }
 
 // gangerRequests measures GET /jobs/bench/api (a job of 10 processes).
-func gangerRequests(ctx context.Context, d *gangerDaemon, marker string, workers int, dur, step time.Duration) (float64, error) {
+func gangerRequests(ctx context.Context, d *gangerDaemon, marker string, workers int, dur, step time.Duration) (rps float64, size int, err error) {
 	if err := d.call(ctx, "POST", "/jobs/bench", sleepJob("api", marker, 10), http.StatusCreated, nil); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = d.call(context.Background(), "DELETE", "/jobs/bench/api", nil, http.StatusOK, nil) }()
 	if _, err := timeSpawn(ctx, step, 10, marker, func() error { return nil }); err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	var job json.RawMessage
+	if err := d.call(ctx, "GET", "/jobs/bench/api", nil, http.StatusOK, &job); err != nil {
+		return 0, 0, err
 	}
 	url := d.base + "/jobs/bench/api"
-	return loadGen(ctx, workers, dur, func() *http.Request {
+	rps, err = loadGen(ctx, workers, dur, func() *http.Request {
+		req, _ := http.NewRequest("GET", url, nil)
+		return req
+	})
+	return rps, len(job), err
+}
+
+// rawRequests measures the floor of the request rate: bench/rawloop -serve,
+// a bare net/http server answering size bytes, under the same load.
+func rawRequests(ctx context.Context, c Config, ps *procs, size int) (float64, error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(c.RawLoop, "-serve", addr, "-body-size", strconv.Itoa(size))
+	if err := ps.start(cmd, nil); err != nil {
+		return 0, err
+	}
+	defer stopCmd(cmd, 9, 5*time.Second)
+	url := "http://" + addr + "/"
+	if err := waitFor(ctx, c.Step, "the raw HTTP server", func() bool {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}); err != nil {
+		return 0, err
+	}
+	return loadGen(ctx, c.APIWorkers, c.APIDuration, func() *http.Request {
 		req, _ := http.NewRequest("GET", url, nil)
 		return req
 	})

@@ -165,11 +165,23 @@ func gangerExtras(ctx context.Context, c Config, rep *Report, work string, ps *p
 			rep.add("exit_event_p99", 0, "ganger", ev.P99Ms)
 			rep.add("exit_event_rate", 0, "ganger", ev.Rate)
 		}
+		if p50, p99, err := rawExitLatency(ctx, c, m.next()); err != nil {
+			errs = append(errs, err)
+		} else {
+			c.Log("raw: kill to reap p50 %.2f ms, p99 %.2f ms", p50, p99)
+			rep.add("exit_event_p50", 0, "raw", p50)
+			rep.add("exit_event_p99", 0, "raw", p99)
+		}
 		c.Log("ganger: GET /jobs/{s}/{j} rate run %d/%d", run+1, c.Runs)
-		if rps, err := gangerRequests(ctx, d, m.next(), c.APIWorkers, c.APIDuration, c.Step); err != nil {
+		if rps, size, err := gangerRequests(ctx, d, m.next(), c.APIWorkers, c.APIDuration, c.Step); err != nil {
 			errs = append(errs, fmt.Errorf("requests: %w", err))
 		} else {
 			rep.add("api_rps", 0, "ganger", rps)
+			if rps, err := rawRequests(ctx, c, ps, size); err != nil {
+				errs = append(errs, fmt.Errorf("raw requests: %w", err))
+			} else {
+				rep.add("api_rps", 0, "raw", rps)
+			}
 		}
 		c.Log("ganger: output test run %d/%d (%d bytes)", run+1, c.Runs, c.OutputBytes)
 		if o, err := outputTest(ctx, d, work, c.OutputBytes, c.Step); err != nil {

@@ -53,7 +53,7 @@ func TestSmoke(t *testing.T) {
 		n              int
 	}{
 		{"spawn", "raw", 10}, {"spawn", "ganger", 10}, {"stop", "ganger", 10}, {"rss", "ganger", 10},
-		{"idle_cpu", "ganger", 10}, {"exit_event_p99", "ganger", 0}, {"api_rps", "ganger", 0},
+		{"idle_cpu", "ganger", 10}, {"exit_event_p99", "ganger", 0}, {"exit_event_p99", "raw", 0}, {"api_rps", "raw", 0}, {"api_rps", "ganger", 0},
 		{"output_no_reader", "ganger", 0}, {"output_follower", "raw", 0},
 	} {
 		if v, ok := rep.get(want.metric, want.n, want.target); !ok || v < 0 {

@@ -85,3 +85,25 @@ func timeStop(ctx context.Context, step time.Duration, marker string, stop func(
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// rawExitLatency runs bench/rawloop -exit-latency: the floor of the
+// exit-event figure, kill to reap with nothing in between.
+func rawExitLatency(ctx context.Context, c Config, marker string) (p50, p99 float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, c.Step)
+	defer cancel()
+	var out, errb bytes.Buffer
+	cmd := exec.CommandContext(ctx, c.RawLoop, "-exit-latency", fmt.Sprint(c.EventKills),
+		"-rate", fmt.Sprint(c.EventRate), "-marker", marker)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return 0, 0, fmt.Errorf("rawloop -exit-latency: %v: %s", err, errb.Bytes())
+	}
+	var res struct {
+		P50Ms float64 `json:"p50_ms"`
+		P99Ms float64 `json:"p99_ms"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return 0, 0, fmt.Errorf("rawloop output %q: %w", out.Bytes(), err)
+	}
+	return res.P50Ms, res.P99Ms, nil
+}

@@ -2,7 +2,9 @@
 // against: it fork/execs N `sleep <marker>` children with nothing in
 // between, waits until /proc shows all of them running, optionally idles,
 // then sends each SIGTERM (what a manager's graceful stop sends), reaps them
-// and waits until /proc shows none. It prints one JSON object.
+// and waits until /proc shows none. It prints one JSON object. With
+// -exit-latency it measures the floor of the exit-event latency instead,
+// with -serve it is the floor of the request rate.
 package main
 
 import (
@@ -31,8 +33,20 @@ func main() {
 	marker := flag.String("marker", "1000", "the argument given to sleep (must parse as seconds)")
 	idle := flag.Duration("idle", 0, "idle window measured between spawn and stop (0: none)")
 	timeout := flag.Duration("timeout", 2*time.Minute, "give up after this")
+	exits := flag.Int("exit-latency", 0, "instead: start this many children, SIGKILL them at -rate per second and report kill-to-reap latency")
+	rate := flag.Int("rate", 1000, "kills per second with -exit-latency")
+	addr := flag.String("serve", "", "instead: answer HTTP requests on this host:port with -body-size bytes of JSON until killed")
+	bodySize := flag.Int("body-size", 1000, "answer size with -serve")
 	flag.Parse()
-	if err := run(*n, *marker, *idle, *timeout); err != nil {
+	var err error
+	if *addr != "" {
+		err = serve(*addr, *bodySize)
+	} else if *exits > 0 {
+		err = exitLatency(*exits, *rate, *marker)
+	} else {
+		err = run(*n, *marker, *idle, *timeout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawloop:", err)
 		os.Exit(1)
 	}
