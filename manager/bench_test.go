@@ -130,9 +130,8 @@ func BenchmarkOutput(b *testing.B) {
 // may be up to one kill interval (1 ms) late.
 func BenchmarkExitLatency(b *testing.B) {
 	const kills, rate = 2000, 1000
-	// ReapAll, as in the daemon: without it the reaper polls each watched
-	// pid on every SIGCHLD, which costs O(processes) per exit.
-	m := newManager(b, Options{ReapAll: true})
+	m := newManager(b, Options{ReapAll: true}) // as in the daemon
+
 	name := mustLoad(b, m, benchJob("lat"))
 	sub := subscribe(b, m, "exit")
 	for i := 0; i < b.N; i++ {

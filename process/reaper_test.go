@@ -3,6 +3,7 @@ package process
 import (
 	"fmt"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,4 +81,58 @@ func TestReaperClose(t *testing.T) {
 	case <-time.After(timeout):
 		t.Fatal("Watch blocked after Close")
 	}
+}
+
+// TestReaperPidfds: each watched child gets a pidfd, its exit is reaped
+// through it, and no pidfd is left open once every child is reaped.
+// Not parallel: it counts this process's pidfds.
+func TestReaperPidfds(t *testing.T) {
+	base := openPidfds(t)
+	r := NewReaper(false)
+	defer r.Close()
+	const n = 200
+	pids := make(map[int]*Process)
+	for range n {
+		p, err := Start(Spec{Path: "sleep", Args: []string{"sleep", "30"}, Env: testEnv()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Release()
+		pids[p.Pid()] = p
+		r.Watch(p.Pid())
+	}
+	eventually(t, "a pidfd per child", func() bool { return openPidfds(t) == base+n })
+	for _, p := range pids {
+		if err := p.Kill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(timeout)
+	for len(pids) > 0 {
+		select {
+		case e := <-r.Exits():
+			if pids[e.Pid] == nil || !e.Status.Signaled() || e.Status.Signal() != syscall.SIGKILL {
+				t.Fatalf("unexpected exit %+v", e)
+			}
+			delete(pids, e.Pid)
+		case <-deadline:
+			t.Fatalf("%d exits not delivered", len(pids))
+		}
+	}
+	eventually(t, "every pidfd closed", func() bool { return openPidfds(t) == base })
+}
+
+// openPidfds counts this process's open pidfds.
+func openPidfds(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == "anon_inode:[pidfd]" {
+			n++
+		}
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -343,4 +344,26 @@ graceful_timeout = "120s"
 	}
 	mustContain(t, "daemon log", d.Stderr(), "second signal")
 	d.stopOnce.Do(func() {}) // stopped already
+}
+
+// TestPprofFlag: --pprof serves Go's profiler on a loopback address, and a
+// non-loopback one is refused with a message and exit 1.
+func TestPprofFlag(t *testing.T) {
+	t.Parallel()
+	pprofAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	d := startDaemonProc(t, "", "--pprof", pprofAddr)
+	code, body := httpDo(t, "GET", "http://"+pprofAddr+"/debug/pprof/cmdline", "", "")
+	if code != http.StatusOK || !strings.Contains(string(body), "daemon") {
+		t.Errorf("/debug/pprof/cmdline: %d %q", code, body)
+	}
+	// The API itself does not serve the profiler.
+	if code, _ := httpDo(t, "GET", d.URL+"/debug/pprof/cmdline", "", ""); code != http.StatusNotFound {
+		t.Errorf("API /debug/pprof/cmdline: %d, want 404", code)
+	}
+	d.Stop()
+
+	_, errOut, code := run(t, "daemon", "--bind", "127.0.0.1:0", "--pprof", "0.0.0.0:6060")
+	if code != 1 || !strings.Contains(errOut, "not a loopback address") {
+		t.Errorf("--pprof on 0.0.0.0: exit %d, %q", code, errOut)
+	}
 }

@@ -229,6 +229,9 @@ func outputTest(ctx context.Context, d *gangerDaemon, dir string, bytes int64, s
 	// The floor.
 	res := filepath.Join(dir, "out-cat.result")
 	gate := filepath.Join(dir, "out-cat.gate")
+	if err := freshFiles(res); err != nil {
+		return r, err
+	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		return r, err
 	}
@@ -243,6 +246,10 @@ func outputTest(ctx context.Context, d *gangerDaemon, dir string, bytes int64, s
 	for i, follow := range []bool{false, true} {
 		res := filepath.Join(dir, fmt.Sprintf("out-%d.result", i))
 		gate := filepath.Join(dir, fmt.Sprintf("out-%d.gate", i))
+		// An earlier run's files would be read as this run's result.
+		if err := freshFiles(res, gate); err != nil {
+			return r, err
+		}
 		name := fmt.Sprintf("out%d", i)
 		job := map[string]any{"name": name, "cmd": "sh", "args": []string{"-c", outputScript(gate, res, bytes, "")},
 			"numprocesses": 0, "flapping": false}
@@ -368,6 +375,16 @@ func rawRequests(ctx context.Context, c Config, ps *procs, size int) (float64, e
 		req, _ := http.NewRequest("GET", url, nil)
 		return req
 	})
+}
+
+// freshFiles removes what an earlier run left at paths.
+func freshFiles(paths ...string) error {
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // drain reads r to its end through buf, as a client that wants the bytes
