@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -178,12 +177,15 @@ func TestCommitLogsAndChannel(t *testing.T) {
 	if err := ch.Subscribe(ctx, "NOPE"); err == nil {
 		t.Errorf("Subscribe to a bad topic: no error")
 	}
+	// Follow the job's output from before the commit (a stream has no
+	// history), then wait for the commit's exit.
+	if err := ch.Subscribe(ctx, "STREAM:default.say"); err != nil {
+		t.Fatal(err)
+	}
 	pid, err := c.Commit(ctx, "say", &client.CommitOptions{Env: map[string]string{"WORD": "bonjour"}, GracefulTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Follow its output, then wait for its exit.
-	streamErr := ch.Subscribe(ctx, "STREAM:"+strconv.Itoa(pid))
 	var output strings.Builder
 	for {
 		ev, err := ch.Next(ctx)
@@ -200,7 +202,7 @@ func TestCommitLogsAndChannel(t *testing.T) {
 			break
 		}
 	}
-	if streamErr == nil && !strings.Contains(output.String(), "stdout:bonjour\n") {
+	if !strings.Contains(output.String(), "stdout:bonjour\n") {
 		t.Errorf("STREAM output %q", output.String())
 	}
 	lines, err := c.Logs(ctx, "say", 0)

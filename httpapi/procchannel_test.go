@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/ganger/ganger/httpapi"
 )
 
 // procSocket dials /{pid}/channel… and fails the test on error.
@@ -221,4 +223,52 @@ func TestProcessChannelReadToken(t *testing.T) {
 		t.Errorf("read token, mode 3: %v %v", err, res)
 	}
 	e.procSocket(t, fmt.Sprintf("/%d/channel?mode=1", pid))
+}
+
+// TestProcessChannelLaggingFollower: a follower that reads nothing until
+// the process is gone still gets every byte, in order (batched into
+// fewer frames); one whose backlog passes FollowBuffer gets "output lost"
+// and a 1011 close, and the process was never held back.
+func TestProcessChannelLaggingFollower(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		buffer int // FollowBuffer; 0 for the default
+		script string
+		lost   bool
+	}{
+		{"buffered", 0, "read x; seq 1 2000000", false},
+		{"lost", 4, "read x; head -c 100000000 /dev/zero", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, withOptions(func(o *httpapi.Options) { o.FollowBuffer = tc.buffer }))
+			body, _ := json.Marshal(map[string]any{"name": "w", "cmd": "sh", "args": []string{"-c", tc.script},
+				"redirect_input": true, "redirect_output": []string{"out"}, "numprocesses": 0})
+			e.load(t, string(body))
+			pid := int(e.call(t, "POST", "/jobs/default/w/commit", "", 200)["pid"].(float64))
+			c := e.procSocket(t, fmt.Sprintf("/%d/channel", pid))
+			c.SetReadLimit(-1)
+			writeFrame(t, c, websocket.MessageText, "go\n")
+			eventually(t, 60*time.Second, "the writer's exit", func() bool {
+				return e.do(t, request{method: "GET", path: fmt.Sprintf("/%d", pid)}).status == http.StatusNotFound
+			})
+			out, texts, err := readAll(t, c, 60*time.Second)
+			if tc.lost {
+				if websocket.CloseStatus(err) != websocket.StatusInternalError || len(texts) != 1 || !strings.Contains(texts[0], "output lost") {
+					t.Fatalf("close %v, texts %q, want 1011 and output lost", err, texts)
+				}
+				return
+			}
+			if websocket.CloseStatus(err) != websocket.StatusNormalClosure || len(texts) != 0 {
+				t.Fatalf("close %v, texts %q", err, texts)
+			}
+			var want bytes.Buffer
+			for i := 1; i <= 2000000; i++ {
+				want.WriteString(strconv.Itoa(i))
+				want.WriteByte('\n')
+			}
+			if !bytes.Equal(out, want.Bytes()) {
+				t.Fatalf("got %d bytes, want %d, in order", len(out), want.Len())
+			}
+		})
+	}
 }

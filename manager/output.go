@@ -191,7 +191,7 @@ func (s *lineSplitter) emitLines(whole []byte, now time.Time) {
 		} else {
 			data = bytes.Clone(piece)
 		}
-		s.emit(logChunk{pid: s.pid, stream: s.label, time: now, data: data, n: bytes.Count(data, nl)})
+		s.emit(logChunk{pid: s.pid, stream: s.label, time: now, data: data, n: bytes.Count(data, []byte{'\n'})})
 		whole = whole[len(piece):]
 	}
 }
@@ -209,8 +209,6 @@ func (s *lineSplitter) flush() {
 		s.emitBuf(time.Now())
 	}
 }
-
-var nl = []byte{'\n'}
 
 // bufSize is the capacity of a pooled buffer: a whole maxLine line and its
 // '\n'.

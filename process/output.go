@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,29 +74,7 @@ func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 	}
 	var own []byte // the reader's own buffer, once a read filled a small one
 	for {
-		var small *[firstChunk]byte
-		var n int
-		var rerr error
-		cerr := rc.Read(func(fd uintptr) bool {
-			buf := own
-			if buf == nil {
-				small = smallBufs.Get().(*[firstChunk]byte)
-				buf = small[:]
-			}
-			n, rerr = readFD(int(fd), buf)
-			if rerr == unix.EAGAIN {
-				if small != nil {
-					smallBufs.Put(small)
-					small = nil
-				}
-				return false // wait until readable, holding nothing
-			}
-			return true
-		})
-		buf := own
-		if small != nil {
-			buf = small[:]
-		}
+		buf, small, n, err := readOnce(rc, own)
 		if n > 0 && onOutput != nil {
 			mu.Lock()
 			onOutput(s.label, buf[:n])
@@ -107,13 +86,37 @@ func (s source) read(onOutput func(string, []byte), mu *sync.Mutex) {
 		if small != nil {
 			smallBufs.Put(small)
 		}
-		if err := cmp.Or(cerr, rerr); err != nil || n == 0 {
+		if err != nil || n == 0 {
 			if !s.socket || err != nil {
 				s.f.Close() // never leave a pipe unread and full
 			}
 			return
 		}
 	}
+}
+
+// readOnce waits until rc is readable and reads once: into own or, while
+// the reader has none, into a buffer lent by smallBufs, returned as small
+// for the caller to give back. n is 0 at EOF.
+func readOnce(rc syscall.RawConn, own []byte) (buf []byte, small *[firstChunk]byte, n int, err error) {
+	var rerr error
+	cerr := rc.Read(func(fd uintptr) bool {
+		buf = own
+		if buf == nil {
+			small = smallBufs.Get().(*[firstChunk]byte)
+			buf = small[:]
+		}
+		n, rerr = readFD(int(fd), buf)
+		if rerr == unix.EAGAIN {
+			if small != nil {
+				smallBufs.Put(small)
+				small, buf = nil, nil
+			}
+			return false // wait until readable, holding nothing
+		}
+		return true
+	})
+	return buf, small, n, cmp.Or(cerr, rerr)
 }
 
 // readFD is read(2), retried on EINTR, with n never negative.
