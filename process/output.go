@@ -14,12 +14,12 @@ import (
 // bigChunk (the most OnOutput receives at once), each time a read fills
 // it. When a pipe fills midChunk, the child writes faster than it is read
 // and the pipe itself grows to bigPipe (from Linux's 64 KiB default), so
-// the reader wakes up, and the child blocks, a sixteenth as often.
+// the reader wakes up, and the child blocks, a quarter as often.
 const (
 	firstChunk = 2 << 10
 	midChunk   = 64 << 10
 	bigChunk   = 256 << 10
-	bigPipe    = 1 << 20
+	bigPipe    = 256 << 10
 )
 
 // source is one output the parent reads: a pipe, or a stream socket.
