@@ -27,16 +27,17 @@ func aptEnsure(ctx context.Context, install bool, bin, pkg string, log func(stri
 	log("installing %s with apt-get", pkg)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", pkg)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	apt := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	if out, err := apt("install", "-y", "--no-install-recommends", pkg); err != nil {
 		// The package lists may be missing or stale: update once and retry.
-		if out2, err2 := exec.CommandContext(ctx, "apt-get", "update").CombinedOutput(); err2 != nil {
+		if out2, err2 := apt("update"); err2 != nil {
 			return fmt.Errorf("apt-get install %s: %v: %s; apt-get update: %s", pkg, err, tail(out), tail(out2))
 		}
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", pkg)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := apt("install", "-y", "--no-install-recommends", pkg); err != nil {
 			return fmt.Errorf("apt-get install %s: %v: %s", pkg, err, tail(out))
 		}
 	}
