@@ -95,10 +95,8 @@ func (d *gangerDaemon) close() {
 // with POST …/state {"action":"stop"}; a fresh daemon per cycle, so its
 // memory reflects n alone.
 type gangerTarget struct {
-	bin, dir string
-	ps       *procs
-	m        *markers
-	step     time.Duration
+	targetEnv
+	bin string
 }
 
 func (g *gangerTarget) Name() string { return "ganger" }

@@ -61,12 +61,7 @@ func tail(b []byte) string {
 // per cycle with one program of numprocs=n, autostart=false; spawn is timed
 // from supervisor.startProcessGroup, stop from supervisor.stopProcessGroup,
 // both sent over XML-RPC without waiting.
-type supervisorTarget struct {
-	dir  string
-	ps   *procs
-	m    *markers
-	step time.Duration
-}
+type supervisorTarget struct{ targetEnv }
 
 func (s *supervisorTarget) Name() string { return "supervisor" }
 func (s *supervisorTarget) close()       {}
@@ -229,12 +224,7 @@ func supervisorRequests(ctx context.Context, dir string, ps *procs, marker strin
 // foremanTarget runs `foreman start -m sl=n` on a one-line Procfile; spawn
 // is timed from the command's start, stop from the SIGTERM foreman gets
 // (what Ctrl-C or a service manager sends).
-type foremanTarget struct {
-	dir  string
-	ps   *procs
-	m    *markers
-	step time.Duration
-}
+type foremanTarget struct{ targetEnv }
 
 func (f *foremanTarget) Name() string { return "foreman" }
 func (f *foremanTarget) close()       {}
@@ -276,11 +266,8 @@ func (f *foremanTarget) cycle(ctx context.Context, n int, marker string, idle ti
 // instances, interpreter none), stop from `pm2 stop sl`: both include the
 // pm2 CLI's own start-up, as a user pays it.
 type pm2Target struct {
-	bin  string
-	dir  string
-	ps   *procs
-	m    *markers
-	step time.Duration
+	targetEnv
+	bin string
 }
 
 func pm2Ensure(ctx context.Context, install bool, prefix string, log func(string, ...any)) (string, error) {

@@ -45,7 +45,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	rep := newReport(c)
 	targets := []target{
 		&rawTarget{bin: c.RawLoop, step: c.Step},
-		&gangerTarget{bin: c.Ganger, dir: work, ps: ps, m: m, step: c.Step},
+		&gangerTarget{targetEnv: targetEnv{dir: work, ps: ps, m: m, step: c.Step}, bin: c.Ganger},
 	}
 	for _, p := range c.Peers {
 		t, err := peer(ctx, c, p, work, ps, m)
@@ -122,17 +122,18 @@ func finish(rep *Report, c Config, cause error) error {
 }
 
 func peer(ctx context.Context, c Config, name, work string, ps *procs, m *markers) (target, error) {
+	env := targetEnv{dir: work, ps: ps, m: m, step: c.Step}
 	switch name {
 	case "supervisor":
 		if err := aptEnsure(ctx, c.Install, "supervisord", "supervisor", c.Log); err != nil {
 			return nil, err
 		}
-		return &supervisorTarget{dir: work, ps: ps, m: m, step: c.Step}, nil
+		return &supervisorTarget{env}, nil
 	case "foreman":
 		if err := aptEnsure(ctx, c.Install, "foreman", "ruby-foreman", c.Log); err != nil {
 			return nil, err
 		}
-		return &foremanTarget{dir: work, ps: ps, m: m, step: c.Step}, nil
+		return &foremanTarget{env}, nil
 	case "pm2":
 		prefix, err := filepath.Abs(c.PeerDir)
 		if err != nil {
@@ -142,7 +143,7 @@ func peer(ctx context.Context, c Config, name, work string, ps *procs, m *marker
 		if err != nil {
 			return nil, err
 		}
-		return &pm2Target{bin: bin, dir: work, ps: ps, m: m, step: c.Step}, nil
+		return &pm2Target{env, bin}, nil
 	}
 	return nil, fmt.Errorf("unknown peer %q", name)
 }

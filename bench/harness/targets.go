@@ -29,6 +29,15 @@ type target interface {
 	close()
 }
 
+// targetEnv is what every managed target shares: the work directory, the
+// process-group tracker, the run markers and the bound on any wait.
+type targetEnv struct {
+	dir  string
+	ps   *procs
+	m    *markers
+	step time.Duration
+}
+
 // rawTarget runs bench/rawloop, which measures itself.
 type rawTarget struct {
 	bin  string
