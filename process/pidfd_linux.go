@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -51,7 +52,7 @@ func (s *pidfdSet) add(pid int) bool {
 	rc, err := s.ep.SyscallConn()
 	if err == nil {
 		cerr := rc.Control(func(epfd uintptr) { err = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, fd, &ev) })
-		err = cmpErr(cerr, err)
+		err = cmp.Or(cerr, err)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -124,11 +125,4 @@ func (s *pidfdSet) report() {
 			return
 		}
 	}
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
