@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -152,13 +155,19 @@ func eventLatency(ctx context.Context, d *gangerDaemon, marker string, kills, ra
 	return res, nil
 }
 
-// loadGen runs workers clients over keep-alive connections for dur, each
-// sending mk() and draining the answer; it returns answers per second.
-// Anything but 200 is an error.
+// loadGen runs workers clients for dur, each on its own keep-alive
+// connection with one request in flight, and returns answers per second.
+// Anything but 200 is an error. The clients are lean on purpose: each
+// writes mk()'s request, serialised once, and parses the answer with
+// http.ReadResponse on its own connection. net/http's Transport would hand
+// every request between three goroutines and take a core of the two this
+// machine has for itself, so it would measure the client, not the server.
 func loadGen(ctx context.Context, workers int, dur time.Duration, mk func() *http.Request) (float64, error) {
-	tr := &http.Transport{MaxIdleConnsPerHost: workers, MaxConnsPerHost: workers}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	req := mk()
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		return 0, fmt.Errorf("load generator: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var n atomic.Int64
@@ -169,21 +178,9 @@ func loadGen(ctx context.Context, workers int, dur time.Duration, mk func() *htt
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
-				resp, err := hc.Do(mk().WithContext(ctx))
-				if err != nil {
-					if ctx.Err() == nil {
-						firstErr.CompareAndSwap(nil, err)
-					}
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("status %d", resp.StatusCode))
-					return
-				}
-				n.Add(1)
+			if err := keepAsking(ctx, req.URL.Host, wire.Bytes(), &n); err != nil && ctx.Err() == nil {
+				firstErr.CompareAndSwap(nil, err)
+				cancel()
 			}
 		}()
 	}
@@ -192,6 +189,43 @@ func loadGen(ctx context.Context, workers int, dur time.Duration, mk func() *htt
 		return 0, e
 	}
 	return float64(n.Load()) / time.Since(t0).Seconds(), nil
+}
+
+// keepAsking sends wire over one connection to addr until ctx ends,
+// reading each answer whole and counting the 200s in n.
+func keepAsking(ctx context.Context, addr string, wire []byte, n *atomic.Int64) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	br := bufio.NewReaderSize(conn, 64<<10)
+	buf := make([]byte, 32<<10)
+	for ctx.Err() == nil {
+		if _, err := conn.Write(wire); err != nil {
+			return err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, err = drain(resp.Body, buf)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if resp.Close {
+			return errors.New("the server closed the keep-alive connection")
+		}
+		n.Add(1)
+	}
+	return nil
 }
 
 // outputResult is the output test's outcome, in milliseconds.
