@@ -113,7 +113,6 @@ type ctxKey int
 
 const (
 	identityKey ctxKey = iota
-	jobKey
 	processKey
 	logKey
 )

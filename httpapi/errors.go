@@ -103,13 +103,19 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.Log(r.Context(), level, "request failed",
 			"method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
 	}
-	writeJSON(w, body.Errno, body)
+	a.writeJSON(w, body.Errno, body)
 }
 
-// writeJSON writes v as a JSON answer with the given status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// writeJSON writes v as a JSON answer with the given status. The answer
+// is encoded whole before anything is sent, so an encoding error can still
+// become a 500, in a buffer reused across requests.
+func (a *api) writeJSON(w http.ResponseWriter, status int, v any) {
+	buf, _ := a.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer a.putBuffer(buf)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		// Only our own types are encoded here; this is a bug.
@@ -121,6 +127,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// putBuffer returns buf to the pool unless an unusually large answer (a
+// job's thousands of pids, say) grew it: the pool keeps only buffers worth
+// keeping.
+func (a *api) putBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBuffer {
+		return
+	}
+	buf.Reset()
+	a.bufs.Put(buf)
 }
 
 func badRequest(format string, args ...any) error {

@@ -104,6 +104,8 @@ const (
 	MaxBodyBytes = 1 << 20
 	// maxMessageBytes is the read limit of a /channel message.
 	maxMessageBytes = 64 << 10
+	// maxPooledBuffer is the largest JSON answer buffer writeJSON keeps.
+	maxPooledBuffer = 64 << 10
 )
 
 // api is the handler New returns.
@@ -115,6 +117,7 @@ type api struct {
 	tokens  []token
 	metrics http.Handler
 	clients atomic.Int64 // open /channel clients
+	bufs    sync.Pool    // *bytes.Buffer for JSON answers (writeJSON)
 
 	// shutdown is closed by closeSockets (Server.Shutdown): WebSocket
 	// handlers, which Shutdown does not wait for, end on it.

@@ -36,7 +36,7 @@ func (a *api) recoverer(next http.Handler) http.Handler {
 			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
 				"request_id", middleware.GetReqID(r.Context()), "panic", fmt.Sprint(rv), "stack", string(debug.Stack()))
 			if !isWebSocket(r) {
-				writeJSON(w, http.StatusInternalServerError, errorOf(fmt.Errorf("panic: %v", rv)))
+				a.writeJSON(w, http.StatusInternalServerError, errorOf(fmt.Errorf("panic: %v", rv)))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -190,9 +190,9 @@ func (a *api) sessionCtx(next http.Handler) http.Handler {
 	})
 }
 
-// jobCtx checks the {job} of a route and stores the job's full name.
-// Whether the job exists is left to the manager call of the handler,
-// which answers 404 in the same round trip.
+// jobCtx checks the {job} of a route. Whether the job exists is left to
+// the manager call of the handler, which answers 404 in the same round
+// trip.
 func (a *api) jobCtx(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		j := chi.URLParam(r, "job")
@@ -200,12 +200,15 @@ func (a *api) jobCtx(next http.Handler) http.Handler {
 			a.writeError(w, r, badRequest("invalid job name %q", j))
 			return
 		}
-		name := ganger.JobName(chi.URLParam(r, "session"), j)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), jobKey, name)))
+		next.ServeHTTP(w, r)
 	})
 }
 
-func jobOf(r *http.Request) string { return r.Context().Value(jobKey).(string) }
+// jobOf returns the full name of the job a route names, which sessionCtx
+// and jobCtx have checked.
+func jobOf(r *http.Request) string {
+	return ganger.JobName(chi.URLParam(r, "session"), chi.URLParam(r, "job"))
+}
 
 // processCtx loads the process of a {pid} route: 404 if there is none,
 // 403 if it belongs to a session the token may not use.

@@ -117,7 +117,7 @@ func redactProcess(info manager.ProcessInfo) manager.ProcessInfo {
 }
 
 func (a *api) version(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"name": "ganger", "version": a.o.Version})
+	a.writeJSON(w, http.StatusOK, map[string]string{"name": "ganger", "version": a.o.Version})
 	return nil
 }
 
@@ -133,7 +133,7 @@ func (a *api) listSessions(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, s)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"sessions": out})
+	a.writeJSON(w, http.StatusOK, map[string][]string{"sessions": out})
 	return nil
 }
 
@@ -142,7 +142,7 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"jobs": jobs})
+	a.writeJSON(w, http.StatusOK, map[string][]string{"jobs": jobs})
 	return nil
 }
 
@@ -168,7 +168,7 @@ func (a *api) sessionJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	a.writeJSON(w, http.StatusOK, struct {
 		Session string   `json:"sessionid"`
 		Jobs    []string `json:"jobs"`
 	}{s, nonNil(jobs)})
@@ -186,7 +186,7 @@ func (a *api) createJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/jobs/"+url.PathEscape(s)+"/"+url.PathEscape(cfg.Name))
-	writeJSON(w, http.StatusCreated, loaded{true, name})
+	a.writeJSON(w, http.StatusCreated, loaded{true, name})
 	return nil
 }
 
@@ -208,7 +208,7 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
 		info = redactJob(info)
 	}
 	info.Processes = nonNil(info.Processes)
-	writeJSON(w, http.StatusOK, info)
+	a.writeJSON(w, http.StatusOK, info)
 	return nil
 }
 
@@ -220,7 +220,7 @@ func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
 	if err := a.m.Update(r.Context(), jobOf(r), cfg); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, okBody)
+	a.writeJSON(w, http.StatusOK, okBody)
 	return nil
 }
 
@@ -228,7 +228,7 @@ func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
 	if err := a.unload(r.Context(), jobOf(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, okBody)
+	a.writeJSON(w, http.StatusOK, okBody)
 	return nil
 }
 
@@ -243,7 +243,7 @@ func (a *api) jobStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st.Stats = nonNil(st.Stats)
-	writeJSON(w, http.StatusOK, st)
+	a.writeJSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (a *api) getNumProcesses(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, numProcesses{info.NumProcesses})
+	a.writeJSON(w, http.StatusOK, numProcesses{info.NumProcesses})
 	return nil
 }
 
@@ -278,7 +278,7 @@ func (a *api) scaleJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, numProcesses{n})
+	a.writeJSON(w, http.StatusOK, numProcesses{n})
 	return nil
 }
 
@@ -304,7 +304,7 @@ func (a *api) signalJob(w http.ResponseWriter, r *http.Request) error {
 	if err := a.m.SignalJob(r.Context(), jobOf(r), sig); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, okBody)
+	a.writeJSON(w, http.StatusAccepted, okBody)
 	return nil
 }
 
@@ -313,7 +313,7 @@ func (a *api) getState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"active": info.Active})
+	a.writeJSON(w, http.StatusOK, map[string]bool{"active": info.Active})
 	return nil
 }
 
@@ -372,7 +372,7 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, okBody)
+	a.writeJSON(w, http.StatusAccepted, okBody)
 	return nil
 }
 
@@ -381,7 +381,7 @@ func (a *api) jobPids(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string][]int{"pids": nonNil(pids)})
+	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": nonNil(pids)})
 	return nil
 }
 
@@ -452,7 +452,7 @@ func (a *api) commitJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"pid": pid})
+	a.writeJSON(w, http.StatusOK, map[string]int{"pid": pid})
 	return nil
 }
 
@@ -469,7 +469,7 @@ func (a *api) jobLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	a.writeJSON(w, http.StatusOK, struct {
 		Name  string            `json:"name"`
 		Lines []manager.LogLine `json:"lines"`
 	}{jobOf(r), nonNil(lines)})
@@ -481,7 +481,7 @@ func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string][]int{"pids": pids})
+	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": pids})
 	return nil
 }
 
@@ -512,7 +512,7 @@ func (a *api) getProcess(w http.ResponseWriter, r *http.Request) error {
 	info.Args = nonNil(info.Args)
 	info.RedirectOutput = nonNil(info.RedirectOutput)
 	info.CustomStreams = nonNil(info.CustomStreams)
-	writeJSON(w, http.StatusOK, info)
+	a.writeJSON(w, http.StatusOK, info)
 	return nil
 }
 
@@ -520,7 +520,7 @@ func (a *api) stopProcess(w http.ResponseWriter, r *http.Request) error {
 	if err := a.m.StopProcess(r.Context(), processOf(r).Pid); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, okBody)
+	a.writeJSON(w, http.StatusAccepted, okBody)
 	return nil
 }
 
@@ -532,7 +532,7 @@ func (a *api) signalProcess(w http.ResponseWriter, r *http.Request) error {
 	if err := a.m.SignalProcess(r.Context(), processOf(r).Pid, sig); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, okBody)
+	a.writeJSON(w, http.StatusAccepted, okBody)
 	return nil
 }
 
@@ -541,7 +541,7 @@ func (a *api) processStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]manager.ProcStats{"stats": st})
+	a.writeJSON(w, http.StatusOK, map[string]manager.ProcStats{"stats": st})
 	return nil
 }
 

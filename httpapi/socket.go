@@ -60,7 +60,7 @@ func (a *api) accept(w http.ResponseWriter, r *http.Request) *websocket.Conn {
 		}
 		reason := strings.TrimPrefix(err.Error(), "failed to accept WebSocket connection: ")
 		a.log.Debug("websocket refused", "path", r.URL.Path, "status", status, "err", err)
-		writeJSON(w, status, errorBody{Error: code, Reason: reason, Errno: status})
+		a.writeJSON(w, status, errorBody{Error: code, Reason: reason, Errno: status})
 		return nil
 	}
 	c.SetReadLimit(maxMessageBytes)
