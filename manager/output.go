@@ -154,6 +154,12 @@ func (s *lineSplitter) write(data []byte) {
 	s.pend(rest, now)
 }
 
+// pendSmall is the most an unfinished line grows to by appending; past it,
+// it moves to a pooled buffer that holds a whole maxLine line. A child
+// writing an endless line in reads of a few KiB would otherwise have each
+// of its maxLine lines grow through allocations of 4, 8, 16 and 32 KiB.
+const pendSmall = 4 << 10
+
 // pend adds part of an unfinished line to buf, emitting maxLine bytes as
 // a line of its own whenever more than that is pending.
 func (s *lineSplitter) pend(data []byte, now time.Time) {
@@ -162,7 +168,7 @@ func (s *lineSplitter) pend(data []byte, now time.Time) {
 			s.emitBuf(now)
 		}
 		take := min(len(data), maxLine-len(s.buf))
-		if need := len(s.buf) + take; need > cap(s.buf) && need > maxLine/4 {
+		if need := len(s.buf) + take; need > cap(s.buf) && need > pendSmall {
 			s.buf = append(s.bufs.get(), s.buf...) // big: no more growing
 		}
 		s.buf = append(s.buf, data[:take]...)
