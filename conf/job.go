@@ -344,8 +344,11 @@ func checkID(s, what string) string {
 	return ""
 }
 
-// jobJSON is the API and config form of a Job, keys in API.md's order.
-type jobJSON struct {
+// JobJSON is the API and config form of a Job, keys in API.md's order:
+// what MarshalJSON writes. An answer that embeds a Job can carry its
+// JobJSON instead, which encoding/json writes in the same pass as the
+// rest, rather than calling MarshalJSON and re-reading its output.
+type JobJSON struct {
 	Session         string            `json:"session,omitempty"`
 	Name            string            `json:"name"`
 	Cmd             string            `json:"cmd"`
@@ -362,13 +365,14 @@ type jobJSON struct {
 	RedirectOutput  []string          `json:"redirect_output"`
 	RedirectInput   bool              `json:"redirect_input"`
 	CustomStreams   []string          `json:"custom_streams"`
-	Flapping        any               `json:"flapping"`
+	Flapping        any               `json:"flapping"` // false or a FlappingJSON
 	Start           bool              `json:"start"`
 	Priority        int               `json:"priority"`
 	Port            *int              `json:"port"`
 }
 
-type flappingJSON struct {
+// FlappingJSON is the API and config form of a job's flapping settings.
+type FlappingJSON struct {
 	Attempts int         `json:"attempts"`
 	Window   json.Number `json:"window"`
 	RetryIn  json.Number `json:"retry_in"`
@@ -380,8 +384,11 @@ type flappingJSON struct {
 // signal by name ("TERM"), flapping as an object or false, port null when
 // 0, session left out when empty, lists and env never null.
 // ParseJob(MarshalJSON(j)) gives back a Job Equal to j.
-func (j Job) MarshalJSON() ([]byte, error) {
-	v := jobJSON{
+func (j Job) MarshalJSON() ([]byte, error) { return json.Marshal(j.JSON()) }
+
+// JSON returns j in the API and config form (see MarshalJSON).
+func (j Job) JSON() JobJSON {
+	v := JobJSON{
 		Session:         j.Session,
 		Name:            j.Name,
 		Cmd:             j.Cmd,
@@ -406,7 +413,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 		v.Env = map[string]string{}
 	}
 	if f := j.Flapping; f.Enabled {
-		v.Flapping = flappingJSON{
+		v.Flapping = FlappingJSON{
 			Attempts: f.Attempts,
 			Window:   seconds(f.Window),
 			RetryIn:  seconds(f.RetryIn),
@@ -416,7 +423,7 @@ func (j Job) MarshalJSON() ([]byte, error) {
 	if j.Port != 0 {
 		v.Port = &j.Port
 	}
-	return json.Marshal(v)
+	return v
 }
 
 // UnmarshalJSON decodes a job config as ParseJob does (defaults, strict

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -32,6 +33,26 @@ func BenchmarkGetJob(b *testing.B) {
 		res.Body.Close()
 		if res.StatusCode != 200 {
 			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+}
+
+// BenchmarkGetJobHandler: GET /jobs/default/web of a 10-process job
+// through the handler stack alone (middleware, router, the manager, JSON),
+// with no connection: what ganger adds to net/http's own cost per request.
+func BenchmarkGetJobHandler(b *testing.B) {
+	e := newEnv(b)
+	e.load(b, `{"name":"web","cmd":"sleep 30","graceful_timeout":1,"numprocesses":10}`)
+	e.waitRunning(b, "default.web", 10)
+	h := e.srv.Config.Handler
+	req := httptest.NewRequest("GET", "/jobs/default/web", nil)
+	req.Host = "127.0.0.1:5000"
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
 	}
 }

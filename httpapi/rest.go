@@ -208,8 +208,19 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
 		info = redactJob(info)
 	}
 	info.Processes = nonNil(info.Processes)
-	a.writeJSON(w, http.StatusOK, info)
+	a.writeJSON(w, http.StatusOK, jobAnswer{info, info.Config.JSON(), info.Flapping})
 	return nil
+}
+
+// jobAnswer is a JobInfo whose config is written in one pass with the
+// rest (conf.JobJSON) rather than through conf.Job.MarshalJSON, which
+// encoding/json would then re-read to check it: a third of the cost of
+// the answer. The shallower fields hide JobInfo's; Flapping is repeated
+// only to keep API.md's order of keys (config, then flapping, last).
+type jobAnswer struct {
+	manager.JobInfo
+	Config   conf.JobJSON     `json:"config"`
+	Flapping manager.FlapInfo `json:"flapping"`
 }
 
 func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"os"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/conf"
 )
 
 // TestREST walks every route of API.md's REST table in order, each step
@@ -421,4 +424,48 @@ func TestSpawnErrorStillLoads(t *testing.T) {
 	e.load(t, `{"name":"bad","cmd":"/nonexistent/program","flapping":false}`)
 	e.get(t, "/jobs/default/bad")
 	e.get(t, "/jobs")
+}
+
+// TestJobAnswerKeys: GET /jobs/{s}/{j} answers API.md's keys in its
+// order, with the config in the same form as MarshalJSON writes it.
+func TestJobAnswerKeys(t *testing.T) {
+	e := newEnv(t)
+	e.load(t, `{"name":"web","cmd":"sleep 30","graceful_timeout":1,"env":{"A":"1"}}`)
+	e.waitRunning(t, "default.web", 1)
+	r := e.do(t, request{method: "GET", path: "/jobs/default/web"})
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	var keys []string
+	var cfg json.RawMessage
+	if _, err := dec.Token(); err != nil { // {
+		t.Fatal(err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := tok.(string)
+		keys = append(keys, key)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if key == "config" {
+			cfg = v
+		}
+	}
+	want := []string{"name", "state", "active", "running", "running_out", "numprocesses", "processes", "config", "flapping"}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	job, err := conf.ParseJob(cfg)
+	if err != nil {
+		t.Fatalf("config %s: %v", cfg, err)
+	}
+	if marshalled, _ := json.Marshal(job); !bytes.Equal(marshalled, cfg) {
+		t.Errorf("config\n%s\nis not MarshalJSON's\n%s", cfg, marshalled)
+	}
 }
