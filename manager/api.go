@@ -222,6 +222,7 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 		m.stopCommits(j)
 		j.removed = true
 		m.sessions[j.session].remove(j.name)
+		m.views.Delete(j.fullName)
 		m.whenGone(j, func(error) {
 			j.closeLog()
 			m.publish(Event{Type: EventUnload, Name: j.fullName})
@@ -452,24 +453,49 @@ func (m *Manager) Jobs(ctx context.Context, session string) ([]string, error) {
 	})
 }
 
-// JobInfo describes a job. ENOTFOUND.
+// JobInfo describes a job. ENOTFOUND. Its slices and maps are shared
+// with other callers: do not modify them.
+//
+// While the loop has not turned since it last described the job, the
+// same description is still true and is answered without a trip through
+// the loop (see Manager.views).
 func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
-	return callJob(ctx, m, name, func(j *job) (JobInfo, error) {
-		info := JobInfo{
-			Name: j.fullName, State: j.state(), Active: j.active,
-			NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
-			Flapping: FlapInfo{State: cmpOr(j.flap.state, "ok"), Retries: j.flap.retries},
+	if v, ok := m.views.Load(name); ok {
+		if v := v.(*jobView); v.turn == m.turn.Load() {
+			return v.info, nil
 		}
-		for _, p := range j.all {
-			switch {
-			case p.stopping:
-				info.RunningOut++
-			case !p.leaderDone && !p.once:
-				info.Running++
-			}
+	}
+	return callJob(ctx, m, name, func(j *job) (JobInfo, error) {
+		info := j.info()
+		if name == j.fullName { // other spellings of the name are not kept
+			m.views.Store(name, &jobView{turn: m.turn.Load(), info: info})
 		}
 		return info, nil
 	})
+}
+
+// jobView is a JobInfo as the loop made it during turn.
+type jobView struct {
+	turn uint64
+	info JobInfo
+}
+
+// info describes j. Loop only.
+func (j *job) info() JobInfo {
+	info := JobInfo{
+		Name: j.fullName, State: j.state(), Active: j.active,
+		NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
+		Flapping: FlapInfo{State: cmpOr(j.flap.state, "ok"), Retries: j.flap.retries},
+	}
+	for _, p := range j.all {
+		switch {
+		case p.stopping:
+			info.RunningOut++
+		case !p.leaderDone && !p.once:
+			info.Running++
+		}
+	}
+	return info
 }
 
 // Pids returns the pids a job keeps alive, or, for name "", every pid

@@ -9,6 +9,13 @@
 // caller's context and on the manager's done channel, so no call hangs after
 // Close.
 //
+// One read skips the trip when it can: the loop counts its turns, and
+// JobInfo keeps the answer the loop last made for a job with the turn it
+// was made in. While no turn has begun since (no command, exit or message
+// has been handled), that answer is still true and is given again without
+// the loop; a turn that has begun makes it stale, so no answer is older
+// than a call that returned before it was asked.
+//
 // Exits come back as messages: a single process.Reaper is the only waiter of
 // children and hands (os pid, status) to the loop. A process counts as gone
 // only when its leader was reaped, its whole process group is empty and its

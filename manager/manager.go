@@ -67,6 +67,14 @@ type Manager struct {
 
 	spawns, spawnErrors, exits, restarts, flaps, giveups atomic.Uint64
 
+	// turn counts the loop's turns; it is bumped before each one, so what
+	// the loop reads during turn t is still true while turn == t. views
+	// holds what JobInfo last answered for each job (full name to
+	// *jobView), good while its turn is current: reads of an unchanged job
+	// need no trip through the loop.
+	turn  atomic.Uint64
+	views sync.Map
+
 	// Loop-owned state: touched only by the loop goroutine.
 	sessions     map[string]*session
 	sessionOrder []string
@@ -160,12 +168,16 @@ func (m *Manager) loop() {
 	for {
 		select {
 		case f := <-m.cmds:
+			m.turn.Add(1)
 			f()
 		case e := <-m.reaper.Exits():
+			m.turn.Add(1)
 			m.handleExit(e)
 		case msg := <-m.msgs:
+			m.turn.Add(1)
 			m.handleMsg(msg)
 		case <-quit:
+			m.turn.Add(1)
 			quit = nil
 			m.beginShutdown()
 		}

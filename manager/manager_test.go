@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -652,5 +653,74 @@ func TestLogFileRotates(t *testing.T) {
 	b, _ := os.ReadFile(base)
 	if !strings.Contains(string(b), "line 499 of the rotating log") {
 		t.Fatalf("newest file lacks the last line: %q", tail(string(b), 100))
+	}
+}
+
+// TestJobInfoView: JobInfo answers from the view the loop last made while
+// the loop has not turned since, without a turn of its own; any turn (a
+// command, a scale, an exit) sends the next JobInfo back through the loop,
+// so no answer is older than a call that returned before it was asked.
+func TestJobInfoView(t *testing.T) {
+	m := newManager(t, Options{})
+	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) { j.NumProcesses = 2 }))
+	waitFor(t, slow(10*time.Second), "2 running", func() bool {
+		info, err := m.JobInfo(bg, name)
+		return err == nil && info.Running == 2
+	})
+
+	// Nothing happens to the job: a hundred answers take no turn.
+	first, err := m.JobInfo(bg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn := m.turn.Load()
+	for range 100 {
+		if info, err := m.JobInfo(bg, name); err != nil || info.Running != 2 || !slices.Equal(info.Processes, first.Processes) {
+			t.Fatalf("JobInfo: %+v, %v", info, err)
+		}
+	}
+	if got := m.turn.Load(); got != turn {
+		t.Fatalf("the loop turned %d times for JobInfo of an unchanged job", got-turn)
+	}
+
+	// A command in progress is a turn: the view is stale, and JobInfo
+	// waits for the loop.
+	release, held := make(chan struct{}), make(chan struct{})
+	go call(bg, m, func() (int, error) { close(held); <-release; return 0, nil })
+	<-held
+	ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
+	_, err = m.JobInfo(ctx, name)
+	cancel()
+	close(release)
+	if err == nil {
+		t.Fatal("JobInfo answered from a view made before the loop turned")
+	}
+
+	// A scale is a turn: the answer after it returns shows it.
+	if _, err := m.Scale(bg, name, ScaleOp{Op: '=', N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.JobInfo(bg, name); err != nil || got.NumProcesses != 3 {
+		t.Fatalf("after scaling to 3: %+v, %v", got, err)
+	}
+	// An exit is a turn: once a stopped process's exit is published, the
+	// answer no longer lists it.
+	waitFor(t, slow(10*time.Second), "3 running", func() bool {
+		info, err := m.JobInfo(bg, name)
+		return err == nil && info.Running == 3
+	})
+	sub := subscribe(t, m, "exit")
+	before, _ := m.JobInfo(bg, name)
+	victim := before.Processes[0]
+	if err := m.StopProcess(bg, victim); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, sub, slow(15*time.Second), func(e Event) bool { return e.Pid == victim })
+	after, err := m.JobInfo(bg, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(after.Processes, victim) {
+		t.Fatalf("pid %d still listed after its exit event: %v", victim, after.Processes)
 	}
 }
