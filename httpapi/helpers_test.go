@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/ganger/ganger/httpapi"
 	"github.com/ganger/ganger/manager"
+
+	"github.com/ganger/ganger/internal/leakcheck"
 )
 
 var _ httpapi.Manager = (*manager.Manager)(nil)
@@ -38,54 +39,11 @@ var timeScale = func() time.Duration {
 
 func wait(d time.Duration) time.Duration { return d * timeScale }
 
+// TestMain fails the run if a goroutine of this package or of the
+// WebSocket library outlives the tests (the manager's and net/http's own
+// are not ours to judge).
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := checkLeaks(wait(10 * time.Second)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// checkLeaks waits until no goroutine of this package or of the WebSocket
-// library is left (the manager's and net/http's own are not ours to judge).
-func checkLeaks(d time.Duration) error {
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	deadline := time.Now().Add(d)
-	for {
-		leaked := ourGoroutines()
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("goroutine leak: %d goroutines left:\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func ourGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "ganger/httpapi.") || strings.Contains(g, "coder/websocket.") {
-			if strings.Contains(g, "ourGoroutines") || strings.Contains(g, "testing.tRunner") || strings.Contains(g, "testing.(*B)") {
-				continue
-			}
-			out = append(out, g)
-		}
-	}
-	return out
+	leakcheck.Main(m, wait(10*time.Second), leakcheck.Filter{Code: []string{"ganger/httpapi.", "coder/websocket."}})
 }
 
 // env is an API over a real manager, served by an httptest server.

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/leakcheck"
 )
 
 // timeout bounds every wait in these tests; GANGER_TEST_SLOW multiplies
@@ -32,40 +33,8 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode))
 	}
-	code := m.Run()
-	if code == 0 {
-		if err := checkGoroutines(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// checkGoroutines fails when goroutines of this package outlive the tests,
-// apart from the spawner, which lives for the rest of the program by design.
-func checkGoroutines() error {
-	var leaked []string
-	deadline := time.Now().Add(timeout)
-	for {
-		leaked = leaked[:0]
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for g := range strings.SplitSeq(string(buf), "\n\n") {
-			if strings.Contains(g, "ganger/process.") &&
-				!strings.Contains(g, "process.spawnLoop") &&
-				!strings.Contains(g, "process.checkGoroutines") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("leaked goroutines:\n%s", strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The spawner thread lives for the rest of the program by design.
+	leakcheck.Main(m, timeout, leakcheck.Filter{Code: []string{"ganger/process."}, Ignore: []string{"process.spawnLoop"}})
 }
 
 // eventually polls cond until it holds, failing the test after timeout.

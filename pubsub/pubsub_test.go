@@ -2,64 +2,20 @@ package pubsub
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/ganger/ganger/internal/leakcheck"
 )
 
 // TestMain fails the run if any test leaves a goroutine of this package
 // (or one started by it) behind.
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := waitNoLeaks(5 * time.Second); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// waitNoLeaks waits until no goroutine but the caller runs code of this
-// package or was created by it, and returns an error with their stacks if
-// that does not happen within d. Goroutines of the runtime and of the
-// testing and os/signal packages (which fuzzing starts) are not leaks.
-func waitNoLeaks(d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		leaked := leakedGoroutines()
-		if len(leaked) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("leaked %d goroutines:\n\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func leakedGoroutines() []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var leaked []string
-	for i, g := range strings.Split(string(buf), "\n\n") {
-		if i > 0 && strings.Contains(g, "ganger/ganger/pubsub") { // the first is ours
-			leaked = append(leaked, g)
-		}
-	}
-	return leaked
+	leakcheck.Main(m, 5*time.Second, leakcheck.Filter{Code: []string{"ganger/ganger/pubsub"}})
 }
 
 // exitTopics are the topics the manager publishes one exit event on.
