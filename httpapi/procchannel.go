@@ -108,15 +108,18 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 				ganger.Errorf(ganger.EINTERNAL, "output lost: %d chunks dropped because the client read too slowly", m.Dropped))
 			return false
 		}
-		data := m.Event.Data
+		data, next := m.Event.Data, pubsubChunkMsg{}
 		if len(outC) > 0 {
-			batch, m = appendWaiting(append(batch[:0], data...), outC)
-			data = batch
+			batch, next = appendWaiting(append(batch[:0], data...), outC)
+			m.Event.Release() // copied into batch
+			m, data = pubsubChunkMsg{}, batch
 		}
-		if a.writeMessage(ctx, c, websocket.MessageBinary, data) != nil {
+		err := a.writeMessage(ctx, c, websocket.MessageBinary, data)
+		m.Event.Release() // written (a no-op once batched)
+		if err != nil {
 			return false
 		}
-		return m.Dropped == 0 || send(m)
+		return next.Dropped == 0 || send(next)
 	}
 	for {
 		select {
@@ -182,6 +185,7 @@ func appendWaiting(batch []byte, outC <-chan pubsubChunkMsg) ([]byte, pubsubChun
 				return batch, m
 			}
 			batch = append(batch, m.Event.Data...)
+			m.Event.Release()
 		default:
 			return batch, pubsubChunkMsg{}
 		}

@@ -3,6 +3,7 @@ package manager
 import (
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,7 +90,29 @@ type Chunk struct {
 	Name   string // "<session>.<job>"
 	Pid    int
 	Stream string // the output label
-	Data   []byte // raw bytes, owned by the receiver
+	// Data is the raw bytes, shared by every receiver of the chunk: never
+	// modify them, and do not use them after Release.
+	Data []byte
+	buf  *chunkBuf // Data's pooled buffer, if it has one
+}
+
+// Release tells the manager this receiver is done with Data, so that its
+// buffer can be reused once every receiver is: a child writing fast then
+// does not make the manager allocate (and the runtime zero, collect and
+// return to the system) a new 64 KiB buffer per chunk. Calling it is
+// optional, since an unreleased buffer is left to the garbage collector,
+// but it must be called at most once per received Chunk.
+func (c Chunk) Release() {
+	if c.buf != nil && c.buf.refs.Add(-1) == 0 {
+		c.buf.pool.put(c.buf.data)
+	}
+}
+
+// chunkBuf counts the receivers of a published chunk still using its data.
+type chunkBuf struct {
+	refs atomic.Int64
+	data []byte
+	pool *bufPool
 }
 
 // OutputTopic returns the output-bus pattern for a process's output, or for

@@ -158,10 +158,35 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 			}
 			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
 				n := min(len(data), maxChunk)
-				m.output.Publish(Chunk{Name: name, Pid: pid, Stream: label, Data: bytes.Clone(data[:n])}, topicPrefix+label)
+				m.publishChunk(Chunk{Name: name, Pid: pid, Stream: label}, data[:n], topicPrefix+label)
 				data = data[n:]
 			}
 		},
+	}
+}
+
+// publishChunk publishes c with a copy of data on topic. A big chunk's
+// copy is in a pooled buffer, back in the pool once every subscriber that
+// got the chunk has released it (Chunk.Release); a small one is a plain
+// copy, so that a follower lagging behind many small chunks pins no 64 KiB
+// buffer for each.
+//
+// The count of receivers starts biased far above any number of them, so
+// receivers releasing the chunk while Publish is still delivering it can
+// never bring it to zero; once Publish has said how many got it, the bias
+// is taken off, and whoever brings the count to zero recycles the buffer.
+func (m *Manager) publishChunk(c Chunk, data []byte, topic string) {
+	if len(data) < maxChunk/4 {
+		c.Data = bytes.Clone(data)
+		m.output.Publish(c, topic)
+		return
+	}
+	const bias = 1 << 40
+	b := &chunkBuf{data: append(m.bufs.get(), data...), pool: m.bufs}
+	b.refs.Store(bias)
+	c.Data, c.buf = b.data, b
+	if got := m.output.Publish(c, topic); b.refs.Add(int64(got)-bias) == 0 {
+		m.bufs.put(b.data)
 	}
 }
 

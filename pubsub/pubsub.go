@@ -50,14 +50,15 @@ const maxStackTopics = 8
 // least one of topics, at most once per subscriber, on the most specific
 // matching topic. It never blocks on a subscriber: when a subscriber's buffer
 // is full the event is dropped for it and counted, and the subscriber gets an
-// overflow marker before its next event. Publish is safe for concurrent use.
-func (b *Bus[T]) Publish(ev T, topics ...string) {
+// overflow marker before its next event. It returns how many subscribers
+// the event was queued for. Publish is safe for concurrent use.
+func (b *Bus[T]) Publish(ev T, topics ...string) int {
 	if len(topics) == 0 {
-		return
+		return 0
 	}
 	subs := *b.subs.Load()
 	if len(subs) == 0 {
-		return
+		return 0
 	}
 	var buf [maxStackTopics]topicInfo
 	infos := buf[:0]
@@ -67,11 +68,13 @@ func (b *Bus[T]) Publish(ev T, topics ...string) {
 	for _, t := range topics {
 		infos = append(infos, infoOf(t))
 	}
+	queued := 0
 	for _, s := range subs {
-		if ti := s.choose(topics, infos); ti >= 0 {
-			s.deliver(topics[ti], ev)
+		if ti := s.choose(topics, infos); ti >= 0 && s.deliver(topics[ti], ev) {
+			queued++
 		}
 	}
+	return queued
 }
 
 // Subscribe returns a subscription to the topics matching any of patterns
@@ -263,23 +266,25 @@ func moreSpecific(l, s, n, bl, bs, bn int) bool {
 // marker if events were dropped since the last one. An event is only sent
 // while fewer than s.buffer messages are queued, which keeps the last slot
 // of ch free for the marker: whenever an event fits, marker and event fit.
-func (s *Sub[T]) deliver(topic string, ev T) {
+// It reports whether ev was queued (false: dropped, or s is closed).
+func (s *Sub[T]) deliver(topic string, ev T) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return
+		return false
 	}
 	// Only this goroutine (holding mu) sends on ch, so len(ch) can only
 	// shrink under us and the sends below cannot block.
 	if len(s.ch) >= s.buffer {
 		s.dropLocked()
-		return
+		return false
 	}
 	if s.pending > 0 {
 		s.ch <- Message[T]{Dropped: s.pending}
 		s.pending = 0
 	}
 	s.ch <- Message[T]{Topic: topic, Event: ev}
+	return true
 }
 
 func (s *Sub[T]) dropLocked() {
