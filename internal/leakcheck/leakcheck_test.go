@@ -2,19 +2,34 @@ package leakcheck
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// parked blocks until release is closed; its frame names this package.
-func parked(release <-chan struct{}) { <-release }
+// parked closes started, then blocks until release is closed: from
+// started on, its frame is in the goroutine's stack.
+//
+//go:noinline
+func parked(started chan<- struct{}, release <-chan struct{}, done *sync.WaitGroup) {
+	defer done.Done()
+	close(started)
+	<-release
+}
 
 // TestCheck: a goroutine of the named code is a leak until it ends; an
 // ignored one never is.
 func TestCheck(t *testing.T) {
 	release := make(chan struct{})
-	done := make(chan struct{})
-	go func() { parked(release); close(done) }()
+	var done sync.WaitGroup
+	done.Add(1)
+	started := make(chan struct{})
+	go parked(started, release, &done)
+	<-started
+	var once sync.Once
+	end := func() { once.Do(func() { close(release) }) }
+	defer done.Wait()
+	defer end()
 
 	ours := Filter{Code: []string{"leakcheck.parked"}}
 	err := Check(50*time.Millisecond, ours)
@@ -26,9 +41,8 @@ func TestCheck(t *testing.T) {
 	}
 
 	// Check waits for a goroutine that is ending.
-	go func() { time.Sleep(30 * time.Millisecond); close(release) }()
+	go func() { time.Sleep(30 * time.Millisecond); end() }()
 	if err := Check(5*time.Second, ours); err != nil {
 		t.Fatalf("a goroutine that ended is reported: %v", err)
 	}
-	<-done
 }
