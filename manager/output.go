@@ -191,12 +191,7 @@ func (s *lineSplitter) emitLines(whole []byte, now time.Time) {
 			whole = whole[i+1:]
 			continue
 		}
-		var data []byte
-		if len(piece) >= maxLine/4 {
-			data = append(s.bufs.get(), piece...)
-		} else {
-			data = bytes.Clone(piece)
-		}
+		data, _ := s.bufs.copyOf(piece)
 		s.emit(logChunk{pid: s.pid, stream: s.label, time: now, data: data, n: bytes.Count(data, []byte{'\n'})})
 		whole = whole[len(piece):]
 	}
@@ -235,6 +230,16 @@ func (b *bufPool) get() []byte {
 		}
 	}
 	return make([]byte, 0, bufSize)
+}
+
+// copyOf returns a copy of data, at most bufSize bytes: a big one in a
+// pooled buffer (pooled reports which), a small one in a buffer of its own
+// size, so that many small copies kept a while pin no bufSize each.
+func (b *bufPool) copyOf(data []byte) (cp []byte, pooled bool) {
+	if len(data) < bufSize/4 {
+		return bytes.Clone(data), false
+	}
+	return append(b.get(), data...), true
 }
 
 // put recycles buf if it came from get.

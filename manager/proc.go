@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -176,13 +175,14 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 // never bring it to zero; once Publish has said how many got it, the bias
 // is taken off, and whoever brings the count to zero recycles the buffer.
 func (m *Manager) publishChunk(c Chunk, data []byte, topic string) {
-	if len(data) < maxChunk/4 {
-		c.Data = bytes.Clone(data)
+	cp, pooled := m.bufs.copyOf(data)
+	if !pooled {
+		c.Data = cp
 		m.output.Publish(c, topic)
 		return
 	}
 	const bias = 1 << 40
-	b := &chunkBuf{data: append(m.bufs.get(), data...), pool: m.bufs}
+	b := &chunkBuf{data: cp, pool: m.bufs}
 	b.refs.Store(bias)
 	c.Data, c.buf = b.data, b
 	if got := m.output.Publish(c, topic); b.refs.Add(int64(got)-bias) == 0 {
