@@ -37,16 +37,16 @@ type identity struct {
 }
 
 // canWrite reports whether id may change state.
-func (id *identity) canWrite() bool { return !id.readOnly }
+func (id identity) canWrite() bool { return !id.readOnly }
 
 // canSession reports whether id may see and act on session s.
-func (id *identity) canSession(s string) bool {
+func (id identity) canSession(s string) bool {
 	return id.sessions == nil || slices.Contains(id.sessions, s)
 }
 
 // canJob reports whether id may see and act on the job with the full
 // name name.
-func (id *identity) canJob(name string) bool {
+func (id identity) canJob(name string) bool {
 	if id.sessions == nil {
 		return true
 	}
@@ -55,7 +55,7 @@ func (id *identity) canJob(name string) bool {
 }
 
 // checkSession returns an EFORBIDDEN error unless id may use session s.
-func (id *identity) checkSession(s string) error {
+func (id identity) checkSession(s string) error {
 	if !id.canSession(s) {
 		return forbidden("this token may not use session %q", s)
 	}
@@ -63,7 +63,7 @@ func (id *identity) checkSession(s string) error {
 }
 
 // checkWrite returns an EFORBIDDEN error unless id may change state.
-func (id *identity) checkWrite() error {
+func (id identity) checkWrite() error {
 	if !id.canWrite() {
 		return forbidden("this token is read-only")
 	}
@@ -72,7 +72,7 @@ func (id *identity) checkWrite() error {
 
 // hidesEnv reports whether env values are hidden from id: a read-only
 // token sees the names of the variables, with empty values.
-func (id *identity) hidesEnv() bool { return id.readOnly }
+func (id identity) hidesEnv() bool { return id.readOnly }
 
 // lookup finds the token whose secret is s, comparing against every token
 // in constant time.
@@ -118,35 +118,35 @@ const (
 )
 
 // identityOf returns who makes the request (set by authenticate).
-func identityOf(ctx context.Context) *identity {
-	if id, ok := ctx.Value(identityKey).(*identity); ok {
-		return id
-	}
-	return &identity{}
+func identityOf(ctx context.Context) identity {
+	id, _ := ctx.Value(identityKey).(identity)
+	return id
 }
 
 // authenticate resolves the request's token to an identity: 401 when
 // tokens are configured and the request has none or an unknown one.
+// Without tokens it stores nothing: identityOf's default is full access.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := &identity{}
-		if len(a.tokens) > 0 {
-			s := requestToken(r)
-			if s == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="ganger"`)
-				a.writeError(w, r, ganger.Errorf(ganger.EUNAUTHORIZED, "a token is required: send \"Authorization: Bearer <token>\" or \"X-Api-Key: <token>\""))
-				return
-			}
-			t := a.lookup(s)
-			if t == nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="ganger", error="invalid_token"`)
-				a.writeError(w, r, ganger.Errorf(ganger.EUNAUTHORIZED, "unknown token"))
-				return
-			}
-			id = &identity{name: t.Name, readOnly: t.Role != conf.RoleAdmin}
-			if len(t.Sessions) > 0 {
-				id.sessions = t.Sessions
-			}
+		if len(a.tokens) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s := requestToken(r)
+		if s == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ganger"`)
+			a.writeError(w, r, ganger.Errorf(ganger.EUNAUTHORIZED, "a token is required: send \"Authorization: Bearer <token>\" or \"X-Api-Key: <token>\""))
+			return
+		}
+		t := a.lookup(s)
+		if t == nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ganger", error="invalid_token"`)
+			a.writeError(w, r, ganger.Errorf(ganger.EUNAUTHORIZED, "unknown token"))
+			return
+		}
+		id := identity{name: t.Name, readOnly: t.Role != conf.RoleAdmin}
+		if len(t.Sessions) > 0 {
+			id.sessions = t.Sessions
 		}
 		if li := logInfoOf(r.Context()); li != nil {
 			li.token = id.name

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -406,6 +407,57 @@ func TestInternalErrors(t *testing.T) {
 	panics = false
 	if status, _ := get(); status != 500 {
 		t.Errorf("after a panic: %d", status)
+	}
+}
+
+// TestRequestIDs: a request that logs takes the client's X-Request-Id or
+// a new ID, unique to it and the same on all its lines; a GET that logs
+// nothing needs none.
+func TestRequestIDs(t *testing.T) {
+	logs := &syncBuffer{}
+	e := newEnv(t, withOptions(func(o *httpapi.Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(logs, nil))
+	}))
+	e.load(t, `{"name":"web","cmd":"sleep 30","graceful_timeout":1}`)
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	scale := request{method: "POST", path: "/jobs/default/web/numprocesses", body: `{"scale":1}`}
+	e.do(t, scale)
+	e.do(t, scale)
+	withID := scale
+	withID.header = map[string]string{"X-Request-Id": "client-chosen-7"}
+	e.do(t, withID)
+	if res := e.do(t, request{method: "GET", path: "/jobs/default/web"}); res.status != 200 {
+		t.Fatalf("GET job: %d %s", res.status, res.body)
+	}
+
+	var ids []string
+	for _, l := range lines() {
+		if l["msg"] != "api call" || l["path"] != scale.path {
+			continue
+		}
+		id, _ := l["request_id"].(string)
+		ids = append(ids, id)
+	}
+	if len(ids) != 3 {
+		t.Fatalf("want 3 logged scale calls, got %q in:\n%s", ids, logs)
+	}
+	if ids[0] == "" || ids[0] == ids[1] {
+		t.Errorf("made request IDs must be unique and non-empty: %q", ids[:2])
+	}
+	if ids[2] != "client-chosen-7" {
+		t.Errorf("the client's X-Request-Id: logged %q", ids[2])
+	}
+	if strings.Contains(logs.String(), `"method":"GET"`) {
+		t.Errorf("a GET was logged:\n%s", logs)
 	}
 }
 

@@ -67,7 +67,7 @@ type cmdData struct {
 type client struct {
 	a      *api
 	c      *websocket.Conn
-	id     *identity
+	id     identity
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/go-chi/chi/v5/middleware"
-
 	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/manager"
 )
@@ -101,7 +99,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			level = slog.LevelDebug // the client went away; nobody reads the answer
 		}
 		a.log.Log(r.Context(), level, "request failed",
-			"method", r.Method, "path", r.URL.Path, "request_id", middleware.GetReqID(r.Context()), "err", err)
+			"method", r.Method, "path", r.URL.Path, "request_id", a.requestID(r), "err", err)
 	}
 	a.writeJSON(w, body.Errno, body)
 }
@@ -123,8 +121,9 @@ func (a *api) writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		buf.WriteString(`{"error":"internal","reason":"internal error","errno":500}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	h := w.Header()
+	h["Content-Type"] = a.jsonHeader.contentType
+	h["X-Content-Type-Options"] = a.jsonHeader.nosniff
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -119,6 +119,14 @@ type api struct {
 	clients atomic.Int64 // open /channel clients
 	bufs    sync.Pool    // *bytes.Buffer for JSON answers (writeJSON)
 
+	// jsonHeader holds the header values of every JSON answer, made once
+	// and shared (never modified): net/http copies them when the header
+	// is written, and Header.Set would allocate them per answer.
+	jsonHeader struct{ contentType, nosniff []string }
+
+	reqPrefix string        // names this API's request IDs (requestID)
+	reqSeq    atomic.Uint64 // the last request ID's sequence number
+
 	// shutdown is closed by closeSockets (Server.Shutdown): WebSocket
 	// handlers, which Shutdown does not wait for, end on it.
 	shutdown     chan struct{}
@@ -143,7 +151,9 @@ func New(o Options) http.Handler {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
-	a := &api{m: o.Manager, o: o, log: o.Logger, shutdown: make(chan struct{})}
+	a := &api{m: o.Manager, o: o, log: o.Logger, shutdown: make(chan struct{}), reqPrefix: newRequestPrefix()}
+	a.jsonHeader.contentType = []string{"application/json"}
+	a.jsonHeader.nosniff = []string{"nosniff"}
 	a.tokens = newTokens(o.Tokens)
 	a.metrics = a.newMetrics()
 	a.router = a.routes()
@@ -174,7 +184,10 @@ func NewServer(h http.Handler) *http.Server {
 	return s
 }
 
-// routes builds the chi tree; it mirrors API.md's REST table.
+// routes builds the chi tree; it mirrors API.md's REST table. It is one
+// flat router, every route written out whole, with the checks of a part
+// of the tree applied by Group: nested routers would build the route
+// pattern and path values once per level of every request.
 func (a *api) routes() chi.Router {
 	r := chi.NewRouter()
 	r.NotFound(a.adapt(func(w http.ResponseWriter, r *http.Request) error {
@@ -182,7 +195,7 @@ func (a *api) routes() chi.Router {
 	}))
 	r.MethodNotAllowed(a.methodNotAllowed(r))
 
-	r.Use(middleware.RequestID, a.recoverer, a.checkHost, middleware.GetHead)
+	r.Use(a.recoverer, a.checkHost, middleware.GetHead)
 	r.Get("/ping", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "OK")
@@ -201,56 +214,59 @@ func (a *api) routes() chi.Router {
 		r.Get("/sessions", a.adapt(a.listSessions))
 		r.Get("/pids", a.adapt(a.listPids))
 		r.Get("/channel", a.serveChannel)
+		withSlash(r.Get, "/jobs", a.adapt(a.listJobs))
 
-		r.Route("/jobs", func(r chi.Router) {
-			r.Get("/", a.adapt(a.listJobs))
-			r.MethodNotAllowed(a.methodNotAllowed(r))
-			r.Route("/{session}", func(r chi.Router) {
-				r.MethodNotAllowed(a.methodNotAllowed(r))
-				r.Use(a.sessionCtx)
-				r.Get("/", a.adapt(a.sessionJobs))
-				r.Post("/", a.adapt(a.createJob))
-				r.Route("/{job}", func(r chi.Router) {
-					r.MethodNotAllowed(a.methodNotAllowed(r))
-					r.Use(a.jobCtx)
-					r.Head("/", a.adapt(a.headJob))
-					r.Get("/", a.adapt(a.getJob))
-					r.Put("/", a.adapt(a.updateJob))
-					r.Delete("/", a.adapt(a.deleteJob))
-					r.Get("/stats", a.adapt(a.jobStats))
-					r.Get("/numprocesses", a.adapt(a.getNumProcesses))
-					r.Post("/numprocesses", a.adapt(a.scaleJob))
-					r.Post("/signal", a.adapt(a.signalJob))
-					r.Get("/state", a.adapt(a.getState))
-					r.Post("/state", a.adapt(a.setState))
-					r.Get("/pids", a.adapt(a.jobPids))
-					r.Post("/commit", a.adapt(a.commitJob))
-					r.Get("/logs", a.adapt(a.jobLogs))
-				})
-			})
+		r.Group(func(r chi.Router) {
+			r.Use(a.sessionCtx)
+			withSlash(r.Get, "/jobs/{session}", a.adapt(a.sessionJobs))
+			withSlash(r.Post, "/jobs/{session}", a.adapt(a.createJob))
+		})
+
+		r.Group(func(r chi.Router) {
+			r.Use(a.sessionCtx, a.jobCtx)
+			const job = "/jobs/{session}/{job}"
+			withSlash(r.Head, job, a.adapt(a.headJob))
+			withSlash(r.Get, job, a.adapt(a.getJob))
+			withSlash(r.Put, job, a.adapt(a.updateJob))
+			withSlash(r.Delete, job, a.adapt(a.deleteJob))
+			r.Get(job+"/stats", a.adapt(a.jobStats))
+			r.Get(job+"/numprocesses", a.adapt(a.getNumProcesses))
+			r.Post(job+"/numprocesses", a.adapt(a.scaleJob))
+			r.Post(job+"/signal", a.adapt(a.signalJob))
+			r.Get(job+"/state", a.adapt(a.getState))
+			r.Post(job+"/state", a.adapt(a.setState))
+			r.Get(job+"/pids", a.adapt(a.jobPids))
+			r.Post(job+"/commit", a.adapt(a.commitJob))
+			r.Get(job+"/logs", a.adapt(a.jobLogs))
 		})
 
 		// A pid is digits only, so /foo is no route (404), and a pid too
 		// large for an int is no process (404).
-		r.Route("/{pid:[0-9]+}", func(r chi.Router) {
-			r.MethodNotAllowed(a.methodNotAllowed(r))
+		r.Group(func(r chi.Router) {
 			r.Use(a.processCtx)
-			r.Head("/", a.adapt(a.getProcess))
-			r.Get("/", a.adapt(a.getProcess))
-			r.Delete("/", a.adapt(a.stopProcess))
-			r.Post("/signal", a.adapt(a.signalProcess))
-			r.Get("/stats", a.adapt(a.processStats))
-			r.Get("/channel", a.serveProcessChannel)
-			r.Get("/channel/{stream}", a.serveProcessChannel)
+			const proc = "/{pid:[0-9]+}"
+			withSlash(r.Head, proc, a.adapt(a.getProcess))
+			withSlash(r.Get, proc, a.adapt(a.getProcess))
+			withSlash(r.Delete, proc, a.adapt(a.stopProcess))
+			r.Post(proc+"/signal", a.adapt(a.signalProcess))
+			r.Get(proc+"/stats", a.adapt(a.processStats))
+			r.Get(proc+"/channel", a.serveProcessChannel)
+			r.Get(proc+"/channel/{stream}", a.serveProcessChannel)
 		})
 	})
 	return r
 }
 
+// withSlash registers h for pattern with and without a trailing slash:
+// the collections and items of the tree answer either way.
+func withSlash(register func(string, http.HandlerFunc), pattern string, h http.HandlerFunc) {
+	register(pattern, h)
+	register(pattern+"/", h)
+}
+
 // methodNotAllowed returns the 405 handler of router: the JSON error body
-// and an Allow header found by probing router with the rest of the path
-// (chi's own list is not given to a custom handler). Each subrouter gets
-// its own, since chi probes nested routers unreliably from the root.
+// and an Allow header found by probing router with the path (chi's own
+// list is not given to a custom handler).
 func (a *api) methodNotAllowed(router chi.Router) http.HandlerFunc {
 	return a.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		path := ""

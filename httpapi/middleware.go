@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"mime"
 	"net"
@@ -34,7 +36,7 @@ func (a *api) recoverer(next http.Handler) http.Handler {
 				panic(rv) // the server aborts the answer on purpose
 			}
 			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
-				"request_id", middleware.GetReqID(r.Context()), "panic", fmt.Sprint(rv), "stack", string(debug.Stack()))
+				"request_id", a.requestID(r), "panic", fmt.Sprint(rv), "stack", string(debug.Stack()))
 			if !isWebSocket(r) {
 				a.writeJSON(w, http.StatusInternalServerError, errorOf(fmt.Errorf("panic: %v", rv)))
 			}
@@ -139,13 +141,45 @@ func (a *api) checkBody(next http.Handler) http.Handler {
 				}
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
 // logInfo carries what logMutations logs and later middleware learns.
-type logInfo struct{ token string }
+type logInfo struct {
+	token string // the token's name
+	id    string // the request ID, once a line needed it
+}
+
+// newRequestPrefix returns 8 random hex digits, so the request IDs of two
+// runs of the daemon differ.
+func newRequestPrefix() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestID names a request in the log lines about it: the client's
+// X-Request-Id if it sent one, else a new "<prefix>-<sequence>" of this
+// API. It is made when a line needs it, so a request that logs nothing
+// (most GETs) pays nothing; a mutation keeps one ID for all its lines.
+func (a *api) requestID(r *http.Request) string {
+	li := logInfoOf(r.Context())
+	if li != nil && li.id != "" {
+		return li.id
+	}
+	id := r.Header.Get(middleware.RequestIDHeader)
+	if id == "" {
+		id = a.reqPrefix + "-" + strconv.FormatUint(a.reqSeq.Add(1), 10)
+	}
+	if li != nil {
+		li.id = id
+	}
+	return id
+}
 
 func logInfoOf(ctx context.Context) *logInfo {
 	li, _ := ctx.Value(logKey).(*logInfo)
@@ -169,7 +203,7 @@ func (a *api) logMutations(next http.Handler) http.Handler {
 			status = http.StatusOK
 		}
 		a.log.Info("api call", "method", r.Method, "path", r.URL.Path, "token", li.token,
-			"status", status, "duration", time.Since(start), "request_id", middleware.GetReqID(r.Context()))
+			"status", status, "duration", time.Since(start), "request_id", a.requestID(r))
 	})
 }
 

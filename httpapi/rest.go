@@ -497,7 +497,7 @@ func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
 }
 
 // pidsFor returns every pid (commits included) that id may see.
-func (a *api) pidsFor(ctx context.Context, id *identity) ([]int, error) {
+func (a *api) pidsFor(ctx context.Context, id identity) ([]int, error) {
 	pids, err := a.m.Pids(ctx, "")
 	if err != nil {
 		return nil, err
