@@ -108,24 +108,39 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // is encoded whole before anything is sent, so an encoding error can still
 // become a 500, in a buffer reused across requests.
 func (a *api) writeJSON(w http.ResponseWriter, status int, v any) {
-	buf, _ := a.bufs.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
+	buf := a.getBuffer()
 	defer a.putBuffer(buf)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := encodeJSON(buf, v); err != nil {
 		// Only our own types are encoded here; this is a bug.
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":"internal","reason":"internal error","errno":500}` + "\n")
 	}
+	a.writeBody(w, status, buf.Bytes())
+}
+
+// encodeJSON appends v to buf as one line of JSON, HTML left unescaped.
+func encodeJSON(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// writeBody sends b, a whole JSON answer, with the given status.
+func (a *api) writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = a.jsonHeader.contentType
 	h["X-Content-Type-Options"] = a.jsonHeader.nosniff
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(b)
+}
+
+// getBuffer lends a buffer for an answer; putBuffer takes it back.
+func (a *api) getBuffer() *bytes.Buffer {
+	if buf, ok := a.bufs.Get().(*bytes.Buffer); ok {
+		return buf
+	}
+	return new(bytes.Buffer)
 }
 
 // putBuffer returns buf to the pool unless an unusually large answer (a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -206,9 +207,22 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	if identityOf(r.Context()).hidesEnv() {
 		info = redactJob(info)
+		info.Memo = nil // it holds the answer with the values
 	}
+	// The answer is encoded once per description of the job and kept in
+	// its Memo: until the job changes, it is sent as it is.
+	if b, ok := info.Memo.Load().([]byte); ok {
+		a.writeBody(w, http.StatusOK, b)
+		return nil
+	}
+	buf := a.getBuffer()
+	defer a.putBuffer(buf)
 	info.Processes = nonNil(info.Processes)
-	a.writeJSON(w, http.StatusOK, jobAnswer{info, info.Config.JSON(), info.Flapping})
+	if err := encodeJSON(buf, jobAnswer{info, info.Config.JSON(), info.Flapping}); err != nil {
+		return fmt.Errorf("encoding job %s: %w", info.Name, err)
+	}
+	info.Memo.Store(bytes.Clone(buf.Bytes()))
+	a.writeBody(w, http.StatusOK, buf.Bytes())
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +34,32 @@ type JobInfo struct {
 	Processes    []int    `json:"processes"`
 	Config       conf.Job `json:"config"`
 	Flapping     FlapInfo `json:"flapping"`
+
+	// Memo belongs to this description of the job: a caller may keep in
+	// it what it derives from the description (the API keeps its encoded
+	// answer), and finds it again as long as JobInfo answers with the same
+	// description. A changed job is described anew, with a new Memo.
+	Memo *Memo `json:"-"`
+}
+
+// Memo is a slot for a value derived from one JobInfo; safe for
+// concurrent use.
+type Memo struct{ v atomic.Value }
+
+// Load returns what Store last kept, or nil; nil for a nil Memo.
+func (m *Memo) Load() any {
+	if m == nil {
+		return nil
+	}
+	return m.v.Load()
+}
+
+// Store keeps v, which must always be of the same type; a nil Memo keeps
+// nothing.
+func (m *Memo) Store(v any) {
+	if m != nil {
+		m.v.Store(v)
+	}
 }
 
 // ProcessInfo describes one process.
@@ -486,6 +513,7 @@ func (j *job) info() JobInfo {
 		Name: j.fullName, State: j.state(), Active: j.active,
 		NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
 		Flapping: FlapInfo{State: cmpOr(j.flap.state, "ok"), Retries: j.flap.retries},
+		Memo:     new(Memo),
 	}
 	for _, p := range j.all {
 		switch {
