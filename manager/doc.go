@@ -14,7 +14,9 @@
 // was made in. While no turn has begun since (no command, exit or message
 // has been handled), that answer is still true and is given again without
 // the loop; a turn that has begun makes it stale, so no answer is older
-// than a call that returned before it was asked.
+// than a call that returned before it was asked. Each such answer carries
+// a Memo in which a caller keeps what it derives from it (the API, its
+// encoded JSON), so an unchanged job is not described or encoded again.
 //
 // Exits come back as messages: a single process.Reaper is the only waiter of
 // children and hands (os pid, status) to the loop. A process counts as gone
