@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -269,16 +270,7 @@ func withSlash(register func(string, http.HandlerFunc), pattern string, h http.H
 // list is not given to a custom handler).
 func (a *api) methodNotAllowed(router chi.Router) http.HandlerFunc {
 	return a.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		path := ""
-		if rctx := chi.RouteContext(r.Context()); rctx != nil {
-			path = rctx.RoutePath
-		}
-		if path == "" {
-			path = r.URL.RawPath
-		}
-		if path == "" {
-			path = r.URL.Path
-		}
+		path := cmp.Or(r.URL.RawPath, r.URL.Path) // as chi routes it
 		var allow []string
 		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete} {
 			if router.Match(chi.NewRouteContext(), m, path) {
