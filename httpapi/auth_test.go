@@ -77,6 +77,15 @@ func TestAuthREST(t *testing.T) {
 		{"no token", "GET", "/jobs", "", nil, 401, wantError("unauthorized")},
 		{"no token on /", "GET", "/", "", nil, 401, wantError("unauthorized")},
 		{"no token on /metrics", "GET", "/metrics", "", nil, 401, nil},
+		{"no token on an unknown route", "GET", "/nope", "", nil, 401, wantError("unauthorized")},
+		{"no token on a deep unknown route", "GET", "/jobs/default/web/nope", "", nil, 401, wantError("unauthorized")},
+		{"no token with a wrong method", "PATCH", "/jobs/default/web", "", nil, 401, wantError("unauthorized")},
+		{"unknown route", "GET", "/nope", "", bearer("read-secret"), 404, wantError("not_found")},
+		{"wrong method", "PATCH", "/jobs/default/web", "", bearer("read-secret"), 405, func(t *testing.T, res response) {
+			if got := res.header.Get("Allow"); got != "GET, HEAD, PUT, DELETE" {
+				t.Errorf("Allow %q", got)
+			}
+		}},
 		{"unknown token", "GET", "/jobs", "", bearer("nope"), 401, wantError("unauthorized")},
 		{"wrong scheme", "GET", "/jobs", "", hdr{"Authorization": "Basic adm-secret"}, 401, nil},
 		{"query token on REST", "GET", "/jobs?token=adm-secret", "", nil, 401, nil},

@@ -191,10 +191,12 @@ func NewServer(h http.Handler) *http.Server {
 // pattern and path values once per level of every request.
 func (a *api) routes() chi.Router {
 	r := chi.NewRouter()
-	r.NotFound(a.adapt(func(w http.ResponseWriter, r *http.Request) error {
+	// With tokens, everything but /ping needs one: a route or method that
+	// does not exist too, so that nobody learns the tree without one.
+	r.NotFound(a.authenticate(a.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no such route: %s %s", r.Method, r.URL.Path)
-	}))
-	r.MethodNotAllowed(a.methodNotAllowed(r))
+	})).ServeHTTP)
+	r.MethodNotAllowed(a.authenticate(a.methodNotAllowed(r)).ServeHTTP)
 
 	r.Use(a.recoverer, a.checkHost, middleware.GetHead)
 	r.Get("/ping", func(w http.ResponseWriter, r *http.Request) {
