@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -350,8 +349,8 @@ graceful_timeout = "120s"
 // non-loopback one is refused with a message and exit 1.
 func TestPprofFlag(t *testing.T) {
 	t.Parallel()
-	pprofAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	d := startDaemonProc(t, "", "--pprof", pprofAddr)
+	d := startDaemonProc(t, "", "--pprof", "127.0.0.1:0")
+	pprofAddr := d.waitLog(`msg="profiler listening" addr=(\S+)`)[1]
 	code, body := httpDo(t, "GET", "http://"+pprofAddr+"/debug/pprof/cmdline", "", "")
 	if code != http.StatusOK || !strings.Contains(string(body), "daemon") {
 		t.Errorf("/debug/pprof/cmdline: %d %q", code, body)

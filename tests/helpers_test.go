@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +27,9 @@ import (
 //	run(t, args…)                   run ganger to completion: stdout, stderr, exit code
 //	runWith(t, runOptions, args…)   the same with a directory, stdin, environment
 //	startCmd(t, runOptions, args…)  run ganger in the background (*bgCmd)
-//	startDaemon(t, configTOML)      a daemon on a free port (daemonBin): its "127.0.0.1:port", stop
+//	startDaemon(t, configTOML)      a daemon on port 0 (daemonBin): its "127.0.0.1:port", stop
 //	startDaemonProc(t, toml, args…) the same, returning the *daemonProc
+//	(*daemonProc).waitLog(pattern)  wait for a line of the daemon's log
 //	freePort(t)                     a TCP port that was free a moment ago
 //	procsInGroup(pgid), alive(pid)  process checks through /proc
 //	httpDo(t, method, url, token, body), getJSON(t, url, token, &v)
@@ -243,6 +245,9 @@ func startDaemon(t testing.TB, configTOML string) (addr string, stop func()) {
 
 // startDaemonProc is startDaemon returning the whole daemonProc; extra
 // arguments are added to the daemon's command line (more --bind flags).
+// The daemon binds port 0 and the test reads the port it got from its
+// start-up line: a port picked free beforehand could be taken by another
+// test's daemon meanwhile, whose /ping would then answer for this one.
 func startDaemonProc(t testing.TB, configTOML string, extra ...string) *daemonProc {
 	t.Helper()
 	dir := t.TempDir()
@@ -250,40 +255,63 @@ func startDaemonProc(t testing.TB, configTOML string, extra ...string) *daemonPr
 	if err := os.WriteFile(path, []byte(configTOML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for attempt := 0; ; attempt++ {
-		port := freePort(t)
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		args := append([]string{"daemon", "--config", path, "--bind", addr}, extra...)
-		d := &daemonProc{bgCmd: startBin(t, daemonBin, runOptions{Dir: dir}, args...), Addr: addr, URL: "http://" + addr, Dir: dir, ConfigPath: path}
-		if d.waitReady() {
-			t.Cleanup(func() {
-				d.Stop()
-				if t.Failed() {
-					t.Logf("daemon log:\n%s", d.Stderr())
-				}
-			})
-			return d
+	args := append([]string{"daemon", "--config", path, "--bind", "127.0.0.1:0"}, extra...)
+	d := &daemonProc{bgCmd: startBin(t, daemonBin, runOptions{Dir: dir}, args...), Dir: dir, ConfigPath: path}
+	addr := d.boundAddr()
+	d.Addr, d.URL = addr, "http://"+addr
+	d.waitReady()
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.Stderr())
 		}
-		if strings.Contains(d.Stderr(), "address already in use") && attempt < 3 {
-			continue // another test took the port meanwhile
-		}
-		t.Fatalf("the daemon did not start (exit status %d):\n%s", d.code, d.Stderr())
-	}
+	})
+	return d
 }
 
-// waitReady polls /ping until it answers 200; false if the daemon exited.
-func (d *daemonProc) waitReady() bool {
+// boundAddr waits for the daemon's start-up line and returns the first
+// address it names: the TCP bind startDaemonProc gave first.
+func (d *daemonProc) boundAddr() string {
+	d.t.Helper()
+	m := d.waitLog(`msg="ganger daemon started".* bind=(\S+)`)
+	return strings.Split(m[1], ",")[0]
+}
+
+// waitLog waits until the daemon's log has a line matching pattern and
+// returns its submatches; it fails the test if the daemon exits first.
+func (d *daemonProc) waitLog(pattern string) []string {
+	d.t.Helper()
+	re := regexp.MustCompile(pattern)
+	deadline := time.Now().Add(scaled(20 * time.Second))
+	for time.Now().Before(deadline) {
+		if m := re.FindStringSubmatch(d.Stderr()); m != nil {
+			return m
+		}
+		if d.Exited() {
+			d.t.Fatalf("the daemon exited (status %d) before logging %q:\n%s", d.code, pattern, d.Stderr())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.Cmd.Process.Kill()
+	<-d.done
+	d.t.Fatalf("the daemon did not log %q within %v:\n%s", pattern, scaled(20*time.Second), d.Stderr())
+	return nil
+}
+
+// waitReady polls /ping until it answers 200, failing the test if the
+// daemon exits first or never answers.
+func (d *daemonProc) waitReady() {
 	d.t.Helper()
 	deadline := time.Now().Add(scaled(20 * time.Second))
 	for time.Now().Before(deadline) {
 		if d.Exited() {
-			return false
+			d.t.Fatalf("the daemon exited (status %d) before answering /ping:\n%s", d.code, d.Stderr())
 		}
 		resp, err := http.Get(d.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return true
+				return
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -291,7 +319,6 @@ func (d *daemonProc) waitReady() bool {
 	d.Cmd.Process.Kill()
 	<-d.done
 	d.t.Fatalf("the daemon did not answer /ping within %v:\n%s", scaled(20*time.Second), d.Stderr())
-	return false
 }
 
 // Stop sends SIGTERM and waits for the daemon to exit, failing the test
