@@ -100,8 +100,7 @@ func TestUsageErrors(t *testing.T) {
 // cannot be reached, and exits 1.
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
-	port := freePort(t) // nobody listens there now
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := refusedAddr(t)
 	want := "ganger: cannot reach ganger at http://" + addr + ": connection refused\n"
 	for _, args := range [][]string{
 		{"ps"}, {"unload", "web"}, {"scale", "web=2"}, {"start-job", "web"}, {"stop-job", "web"},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,7 +29,8 @@ import (
 //	startDaemon(t, configTOML)      a daemon on port 0 (daemonBin): its "127.0.0.1:port", stop
 //	startDaemonProc(t, toml, args…) the same, returning the *daemonProc
 //	(*daemonProc).waitLog(pattern)  wait for a line of the daemon's log
-//	freePort(t)                     a TCP port that was free a moment ago
+//	waitOutputMatch(t, cmd, re)     wait for a line of a command's stdout
+//	refusedAddr(t)                  a loopback address that refuses connections
 //	procsInGroup(pgid), alive(pid)  process checks through /proc
 //	httpDo(t, method, url, token, body), getJSON(t, url, token, &v)
 
@@ -211,15 +211,24 @@ func (b *bgCmd) Wait(timeout time.Duration) int {
 	}
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// refusedAddr returns a "127.0.0.1:port" that refuses connections for
+// the rest of the test: a socket holds the port, bound but not listening,
+// so no other test's server can take it meanwhile.
+func refusedAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "127.0.0.1:" + strconv.Itoa(sa.(*syscall.SockaddrInet4).Port)
 }
 
 // daemonProc is a ganger daemon run by a test.
@@ -277,25 +286,36 @@ func (d *daemonProc) boundAddr() string {
 	return strings.Split(m[1], ",")[0]
 }
 
-// waitLog waits until the daemon's log has a line matching pattern and
-// returns its submatches; it fails the test if the daemon exits first.
+// waitLog waits until the daemon's log (its stderr) has a line matching
+// pattern and returns the submatches.
 func (d *daemonProc) waitLog(pattern string) []string {
 	d.t.Helper()
-	re := regexp.MustCompile(pattern)
+	return waitMatch(d.t, d.bgCmd, d.Stderr, pattern)
+}
+
+// waitOutputMatch waits until the command's stdout matches re and returns
+// the submatches of the first match.
+func waitOutputMatch(t testing.TB, b *bgCmd, re string) []string {
+	t.Helper()
+	return waitMatch(t, b, b.Stdout, re)
+}
+
+// waitMatch waits until out (the command's Stdout or Stderr) matches re
+// and returns the submatches of the first match; it fails the test if the
+// command exits first or 20s (scaled) pass.
+func waitMatch(t testing.TB, b *bgCmd, out func() string, re string) []string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(scaled(20 * time.Second))
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(d.Stderr()); m != nil {
+	for {
+		if m := rx.FindStringSubmatch(out()); m != nil {
 			return m
 		}
-		if d.Exited() {
-			d.t.Fatalf("the daemon exited (status %d) before logging %q:\n%s", d.code, pattern, d.Stderr())
+		if b.Exited() || time.Now().After(deadline) {
+			t.Fatalf("no output line matching %q (exited: %v)\nstdout:\n%s\nstderr:\n%s", re, b.Exited(), b.Stdout(), b.Stderr())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	d.Cmd.Process.Kill()
-	<-d.done
-	d.t.Fatalf("the daemon did not log %q within %v:\n%s", pattern, scaled(20*time.Second), d.Stderr())
-	return nil
 }
 
 // waitReady polls /ping until it answers 200, failing the test if the

@@ -40,24 +40,6 @@ func writeTestFile(t *testing.T, dir, name, data string) string {
 	return path
 }
 
-// waitOutputMatch waits until the command's stdout matches re and returns
-// the submatches of the first match.
-func waitOutputMatch(t *testing.T, b *bgCmd, re string) []string {
-	t.Helper()
-	rx := regexp.MustCompile(re)
-	var m []string
-	deadline := time.Now().Add(scaled(20 * time.Second))
-	for {
-		if m = rx.FindStringSubmatch(b.Stdout()); m != nil {
-			return m
-		}
-		if b.Exited() || time.Now().After(deadline) {
-			t.Fatalf("no output line matching %q (exited: %v)\nstdout:\n%s\nstderr:\n%s", re, b.Exited(), b.Stdout(), b.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // procsWithEnv returns the live processes whose environment holds kv.
 func procsWithEnv(kv string) []int {
 	entries, err := os.ReadDir("/proc")
@@ -119,8 +101,8 @@ func TestProcfileStart(t *testing.T) {
 			"worker: echo \"worker port=$PORT\" | cat; sh -c 'sleep 30 & exec sleep 30'\n"+
 			"crash: echo \"crash run $PORT\"; sleep 0.1; exit 3\n",
 		"FOO=bar\n"+marker+"\n")
-	api := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	g := startCmd(t, runOptions{Dir: dir}, "start", "-c", "web=2", "-p", "6000", "--api", api, "-t", "5")
+	g := startCmd(t, runOptions{Dir: dir}, "start", "-c", "web=2", "-p", "6000", "--api", "127.0.0.1:0", "-t", "5")
+	api := waitOutputMatch(t, g, `API and dashboard on http://(\S+)/ui/`)[1]
 
 	// Prefixed output, PORT per process and per entry, .env values.
 	waitOutputMatch(t, g, `(?m)^`+timeRE+` web\.1 +\| web port=6000 foo=bar$`)
@@ -226,10 +208,9 @@ func TestProcfileStartErrors(t *testing.T) {
 	}
 
 	// An --api address in use is an error before anything starts.
-	port := freePort(t)
-	other := startCmd(t, runOptions{Dir: dir}, "start", "--api", "127.0.0.1:"+strconv.Itoa(port))
-	waitFor(t, 20*time.Second, func() bool { return strings.Contains(other.Stdout(), "API and dashboard on") })
-	_, errOut, code := runWith(t, runOptions{Dir: dir, Limit: 20 * time.Second}, "start", "--api", "127.0.0.1:"+strconv.Itoa(port))
+	other := startCmd(t, runOptions{Dir: dir}, "start", "--api", "127.0.0.1:0")
+	busy := waitOutputMatch(t, other, `API and dashboard on http://(\S+)/ui/`)[1]
+	_, errOut, code := runWith(t, runOptions{Dir: dir, Limit: 20 * time.Second}, "start", "--api", busy)
 	if code != 1 || !strings.Contains(errOut, "address already in use") {
 		t.Errorf("second start on a busy --api: exit %d, stderr %q", code, errOut)
 	}
