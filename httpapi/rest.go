@@ -221,7 +221,9 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err := encodeJSON(buf, jobAnswer{info, info.Config.JSON(), info.Flapping}); err != nil {
 		return fmt.Errorf("encoding job %s: %w", info.Name, err)
 	}
-	info.Memo.Store(bytes.Clone(buf.Bytes()))
+	if info.Memo != nil {
+		info.Memo.Store(bytes.Clone(buf.Bytes()))
+	}
 	a.writeBody(w, http.StatusOK, buf.Bytes())
 	return nil
 }
