@@ -20,6 +20,7 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "payload_too_large"
 	EINTERNAL     = "internal"
+	EUNAVAILABLE  = "unavailable" // shutting down, or a store that cannot be reached
 )
 
 // Error is an error with a kind and a message that is safe to show a user.

@@ -80,7 +80,7 @@ var jobFields = []jobField{
 	{"uid", func(j *Job, v any) (err error) { j.UID, err = idValue(v); return }},
 	{"gid", func(j *Job, v any) (err error) { j.GID, err = idValue(v); return }},
 	{"numprocesses", func(j *Job, v any) (err error) { j.NumProcesses, err = intValue(v); return }},
-	{"graceful_timeout", func(j *Job, v any) (err error) { j.GracefulTimeout, err = durationValue(v); return }},
+	{"graceful_timeout", func(j *Job, v any) (err error) { j.GracefulTimeout, err = ParseDuration(v); return }},
 	{"stop_signal", func(j *Job, v any) error {
 		sig, err := ParseSignal(v)
 		if err != nil {
@@ -105,8 +105,8 @@ type flappingField struct {
 
 var flappingFields = []flappingField{
 	{"attempts", func(f *Flapping, v any) (err error) { f.Attempts, err = intValue(v); return }},
-	{"window", func(f *Flapping, v any) (err error) { f.Window, err = durationValue(v); return }},
-	{"retry_in", func(f *Flapping, v any) (err error) { f.RetryIn, err = durationValue(v); return }},
+	{"window", func(f *Flapping, v any) (err error) { f.Window, err = ParseDuration(v); return }},
+	{"retry_in", func(f *Flapping, v any) (err error) { f.RetryIn, err = ParseDuration(v); return }},
 	{"max_retry", func(f *Flapping, v any) (err error) { f.MaxRetry, err = intValue(v); return }},
 }
 
@@ -302,9 +302,12 @@ func envValue(v any) (map[string]string, error) {
 	return env, nil
 }
 
-// durationValue accepts a number of seconds (integer or not) or a string:
-// a Go duration ("1m30s", "500ms") or a plain number of seconds ("2.5").
-func durationValue(v any) (time.Duration, error) {
+// ParseDuration reads a duration as JSON and TOML give it: a number of
+// seconds (integer or not, exactly: 1.001 is 1.001s) or a string, a Go
+// duration ("1m30s", "500ms") or a plain number of seconds ("2.5"). Its
+// error says what is wrong and leaves naming the field to the caller.
+// Every duration of ganger's configs and API bodies is read by it.
+func ParseDuration(v any) (time.Duration, error) {
 	switch v := v.(type) {
 	case json.Number:
 		return secondsDuration(v.String())

@@ -552,7 +552,6 @@ func (cl *client) outputMessage(m pubsub.Message[manager.Chunk]) []byte {
 		topic = topicStream + ":" + ch.Name
 	}
 	text := strings.ToValidUTF8(string(ch.Data), "\uFFFD")
-	ch.Release() // copied into text
 	b, _ := json.Marshal(message{Event: evEvent, Data: map[string]any{
 		"topic": topic, "event": "output", "name": ch.Name, "pid": ch.Pid,
 		"stream": ch.Stream, "data": text,

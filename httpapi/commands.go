@@ -349,7 +349,7 @@ func (cl *client) exec(d cmdData) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		op, err := manager.ParseScale(v)
+		op, err := parseScale(v)
 		if err != nil {
 			return nil, err
 		}

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/ganger/ganger"
-	"github.com/ganger/ganger/manager"
 )
 
 // statusByCode is THE table mapping the error kinds of package ganger to
@@ -24,13 +23,14 @@ var statusByCode = map[string]int{
 	ganger.EFORBIDDEN:    http.StatusForbidden,
 	ganger.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	ganger.EINTERNAL:     http.StatusInternalServerError,
+	ganger.EUNAVAILABLE:  http.StatusServiceUnavailable,
 }
 
 // statusError is an error whose HTTP status is not the one of its kind's
-// row in statusByCode: 405, 415, 421 and 503 have no kind of their own in
-// the contract's closed set, so they travel with the nearest kind
-// (bad_request, forbidden, internal) and their precise status, which the
-// body's "errno" carries.
+// row in statusByCode: 405, 415 and 421 have no kind of their own in the
+// contract's closed set, so they travel with the nearest kind
+// (bad_request, forbidden) and their precise status, which the body's
+// "errno" carries.
 type statusError struct {
 	status int
 	err    *ganger.Error
@@ -49,9 +49,6 @@ func statusOf(err error) int {
 	if errors.As(err, &se) {
 		return se.status
 	}
-	if errors.Is(err, manager.ErrClosed) {
-		return http.StatusServiceUnavailable
-	}
 	if s, ok := statusByCode[ganger.ErrorCode(err)]; ok {
 		return s
 	}
@@ -68,12 +65,7 @@ type errorBody struct {
 // errorOf returns the body an error is answered with. Errors without a
 // kind are internal: their text stays in the log.
 func errorOf(err error) errorBody {
-	status := statusOf(err)
-	reason := ganger.ErrorMessage(err)
-	if errors.Is(err, manager.ErrClosed) {
-		reason = "the manager is shut down"
-	}
-	return errorBody{Error: ganger.ErrorCode(err), Reason: reason, Errno: status}
+	return errorBody{Error: ganger.ErrorCode(err), Reason: ganger.ErrorMessage(err), Errno: statusOf(err)}
 }
 
 // handlerFunc is an HTTP handler that returns its error instead of

@@ -111,12 +111,9 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 		data, next := m.Event.Data, pubsubChunkMsg{}
 		if len(outC) > 0 {
 			batch, next = appendWaiting(append(batch[:0], data...), outC)
-			m.Event.Release() // copied into batch
-			m, data = pubsubChunkMsg{}, batch
+			data = batch
 		}
-		err := a.writeMessage(ctx, c, websocket.MessageBinary, data)
-		m.Event.Release() // written (a no-op once batched)
-		if err != nil {
+		if err := a.writeMessage(ctx, c, websocket.MessageBinary, data); err != nil {
 			return false
 		}
 		return next.Dropped == 0 || send(next)
@@ -185,7 +182,6 @@ func appendWaiting(batch []byte, outC <-chan pubsubChunkMsg) ([]byte, pubsubChun
 				return batch, m
 			}
 			batch = append(batch, m.Event.Data...)
-			m.Event.Release()
 		default:
 			return batch, pubsubChunkMsg{}
 		}

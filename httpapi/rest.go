@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -207,36 +206,10 @@ func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
 	}
 	if identityOf(r.Context()).hidesEnv() {
 		info = redactJob(info)
-		info.Memo = nil // it holds the answer with the values
 	}
-	// The answer is encoded once per description of the job and kept in
-	// its Memo: until the job changes, it is sent as it is.
-	if b, ok := info.Memo.Load().([]byte); ok {
-		a.writeBody(w, http.StatusOK, b)
-		return nil
-	}
-	buf := a.getBuffer()
-	defer a.putBuffer(buf)
 	info.Processes = nonNil(info.Processes)
-	if err := encodeJSON(buf, jobAnswer{info, info.Config.JSON(), info.Flapping}); err != nil {
-		return fmt.Errorf("encoding job %s: %w", info.Name, err)
-	}
-	if info.Memo != nil {
-		info.Memo.Store(bytes.Clone(buf.Bytes()))
-	}
-	a.writeBody(w, http.StatusOK, buf.Bytes())
+	a.writeJSON(w, http.StatusOK, info)
 	return nil
-}
-
-// jobAnswer is a JobInfo whose config is written in one pass with the
-// rest (conf.JobJSON) rather than through conf.Job.MarshalJSON, which
-// encoding/json would then re-read to check it: a third of the cost of
-// the answer. The shallower fields hide JobInfo's; Flapping is repeated
-// only to keep API.md's order of keys (config, then flapping, last).
-type jobAnswer struct {
-	manager.JobInfo
-	Config   conf.JobJSON     `json:"config"`
-	Flapping manager.FlapInfo `json:"flapping"`
 }
 
 func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
@@ -297,7 +270,7 @@ func (a *api) scaleJob(w http.ResponseWriter, r *http.Request) error {
 	if body.Scale == nil {
 		return badRequest("field \"scale\" is required: an integer or \"+N\", \"-N\", \"=N\"")
 	}
-	op, err := manager.ParseScale(body.Scale)
+	op, err := parseScale(body.Scale)
 	if err != nil {
 		return err
 	}
@@ -421,43 +394,16 @@ type commitBody struct {
 func (c commitBody) options() (manager.CommitOptions, error) {
 	o := manager.CommitOptions{Env: c.Env}
 	if c.GracefulTimeout != nil {
-		d, err := parseDuration(c.GracefulTimeout)
+		d, err := conf.ParseDuration(c.GracefulTimeout)
+		if err == nil && d < 0 {
+			err = fmt.Errorf("must be >= 0, got %s", d)
+		}
 		if err != nil {
 			return o, badRequest("field \"graceful_timeout\": %v", err)
 		}
 		o.GracefulTimeout = &d
 	}
 	return o, nil
-}
-
-// parseDuration reads a number of seconds or a duration string ("10s").
-func parseDuration(v any) (time.Duration, error) {
-	var d time.Duration
-	switch v := v.(type) {
-	case json.Number:
-		f, err := v.Float64()
-		if err != nil || f > float64(1<<62)/1e9 {
-			return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
-		}
-		d = time.Duration(f * 1e9)
-	case float64:
-		d = time.Duration(v * 1e9)
-	case string:
-		var err error
-		if d, err = time.ParseDuration(strings.TrimSpace(v)); err != nil {
-			f, ferr := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if ferr != nil || f > float64(1<<62)/1e9 {
-				return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
-			}
-			d = time.Duration(f * 1e9)
-		}
-	default:
-		return 0, errors.New("want a number of seconds or a duration such as \"10s\"")
-	}
-	if d < 0 {
-		return 0, errors.New("must be >= 0")
-	}
-	return d, nil
 }
 
 func (a *api) commitJob(w http.ResponseWriter, r *http.Request) error {
@@ -578,4 +524,41 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// parseScale reads the scale forms of the API: an int n (n>0 adds n, n<0
+// removes -n) or a string "+2", "-1", "=4" or "4" (which sets 4). Anything
+// else is a bad_request error.
+func parseScale(v any) (manager.ScaleOp, error) {
+	bad := badRequest("invalid scale %v: want an integer or \"+N\", \"-N\", \"=N\"", v)
+	switch v := v.(type) {
+	case json.Number:
+		n, err := v.Int64()
+		if err != nil {
+			return manager.ScaleOp{}, bad
+		}
+		return intScale(int(n)), nil
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return manager.ScaleOp{}, bad
+		}
+		op := byte('=')
+		if strings.ContainsRune("+-=", rune(s[0])) {
+			op, s = s[0], s[1:]
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return manager.ScaleOp{}, bad
+		}
+		return manager.ScaleOp{Op: op, N: n}, nil
+	}
+	return manager.ScaleOp{}, bad
+}
+
+func intScale(n int) manager.ScaleOp {
+	if n < 0 {
+		return manager.ScaleOp{Op: '-', N: -n}
+	}
+	return manager.ScaleOp{Op: '+', N: n}
 }

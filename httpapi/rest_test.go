@@ -457,7 +457,7 @@ func TestJobAnswerKeys(t *testing.T) {
 			cfg = v
 		}
 	}
-	want := []string{"name", "state", "active", "running", "running_out", "numprocesses", "processes", "config", "flapping"}
+	want := []string{"name", "state", "active", "running", "running_out", "ready", "numprocesses", "restarts", "processes", "slots", "waiting_for", "config", "flapping"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}

@@ -1,133 +1,17 @@
 package manager
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/process"
 	"github.com/ganger/ganger/pubsub"
 )
-
-// FlapInfo is a job's flapping state as the API reports it.
-type FlapInfo struct {
-	State   string `json:"state"` // "ok", "flapping" or "gave_up"
-	Retries int    `json:"retries"`
-}
-
-// JobInfo describes a job.
-type JobInfo struct {
-	Name         string   `json:"name"`
-	State        string   `json:"state"`
-	Active       bool     `json:"active"`
-	Running      int      `json:"running"`
-	RunningOut   int      `json:"running_out"`
-	NumProcesses int      `json:"numprocesses"`
-	Processes    []int    `json:"processes"`
-	Config       conf.Job `json:"config"`
-	Flapping     FlapInfo `json:"flapping"`
-
-	// Memo belongs to this description of the job: a caller may keep in
-	// it what it derives from the description (the API keeps its encoded
-	// answer), and finds it again as long as JobInfo answers with the same
-	// description. A changed job is described anew, with a new Memo.
-	Memo *Memo `json:"-"`
-}
-
-// Memo is a slot for a value derived from one JobInfo; safe for
-// concurrent use.
-type Memo struct{ v atomic.Value }
-
-// Load returns what Store last kept, or nil; nil for a nil Memo.
-func (m *Memo) Load() any {
-	if m == nil {
-		return nil
-	}
-	return m.v.Load()
-}
-
-// Store keeps v, which must always be of the same type; a nil Memo keeps
-// nothing.
-func (m *Memo) Store(v any) {
-	if m != nil {
-		m.v.Store(v)
-	}
-}
-
-// ProcessInfo describes one process.
-type ProcessInfo struct {
-	Pid            int               `json:"pid"`
-	Name           string            `json:"name"`
-	OSPid          int               `json:"os_pid"`
-	Cmd            string            `json:"cmd"`
-	Args           []string          `json:"args"`
-	Env            map[string]string `json:"env"`
-	Cwd            string            `json:"cwd"`
-	CreateTime     float64           `json:"create_time"`
-	Once           bool              `json:"once"`
-	Active         bool              `json:"active"`
-	RedirectOutput []string          `json:"redirect_output"`
-	RedirectInput  bool              `json:"redirect_input"`
-	CustomStreams  []string          `json:"custom_streams"`
-}
-
-// ScaleOp is a change of a job's process count.
-type ScaleOp struct {
-	Op byte // '+', '-' or '='
-	N  int
-}
-
-// ParseScale reads the forms of the API: an int n (n>0 adds n, n<0
-// removes -n) or a string "+2", "-1", "=4" or "4" (which sets 4). It returns
-// an EBADREQUEST error for anything else.
-func ParseScale(v any) (ScaleOp, error) {
-	bad := ganger.Errorf(ganger.EBADREQUEST, "invalid scale %v: want an integer or \"+N\", \"-N\", \"=N\"", v)
-	switch v := v.(type) {
-	case json.Number:
-		n, err := v.Int64()
-		if err != nil {
-			return ScaleOp{}, bad
-		}
-		return intScale(int(n)), nil
-	case float64:
-		if v != float64(int(v)) {
-			return ScaleOp{}, bad
-		}
-		return intScale(int(v)), nil
-	case int:
-		return intScale(v), nil
-	case string:
-		s := strings.TrimSpace(v)
-		if s == "" {
-			return ScaleOp{}, bad
-		}
-		op := byte('=')
-		if strings.ContainsRune("+-=", rune(s[0])) {
-			op, s = s[0], s[1:]
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return ScaleOp{}, bad
-		}
-		return ScaleOp{op, n}, nil
-	}
-	return ScaleOp{}, bad
-}
-
-func intScale(n int) ScaleOp {
-	if n < 0 {
-		return ScaleOp{'-', -n}
-	}
-	return ScaleOp{'+', n}
-}
 
 // apply returns the count after the change, or an error below 0.
 func (o ScaleOp) apply(cur int) (int, error) {
@@ -145,12 +29,6 @@ func (o ScaleOp) apply(cur int) (int, error) {
 		return 0, ganger.Errorf(ganger.EBADREQUEST, "cannot scale above %d processes (asked %d)", conf.MaxNumProcesses, n)
 	}
 	return n, nil
-}
-
-// CommitOptions tune a one-off run.
-type CommitOptions struct {
-	GracefulTimeout *time.Duration
-	Env             map[string]string
 }
 
 // lookupJob finds a job by full name. Loop only.
@@ -187,7 +65,7 @@ func (m *Manager) sessionsInOrder() []*session {
 // EINVALID error for a bad config and ECONFLICT if the job exists.
 func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (string, error) {
 	if sessName == "" {
-		sessName = cmpOr(cfg.Session, ganger.DefaultSession)
+		sessName = cmp.Or(cfg.Session, ganger.DefaultSession)
 	}
 	cfg.Session = sessName
 	if err := cfg.Validate(); err != nil {
@@ -229,13 +107,6 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 	})
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // Unload stops every process of a job and forgets it; it returns once the
 // processes are gone. ENOTFOUND if there is no such job.
 func (m *Manager) Unload(ctx context.Context, name string) error {
@@ -249,7 +120,6 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 		m.stopCommits(j)
 		j.removed = true
 		m.sessions[j.session].remove(j.name)
-		m.views.Delete(j.fullName)
 		m.whenGone(j, func(error) {
 			j.closeLog()
 			m.publish(Event{Type: EventUnload, Name: j.fullName})
@@ -271,6 +141,7 @@ func (m *Manager) Update(ctx context.Context, name string, cfg conf.Job) error {
 			return err
 		}
 		j.cfg = cfg
+		j.rev++
 		m.publish(Event{Type: EventUpdate, Name: j.fullName})
 		m.replace(j)
 		return nil
@@ -480,31 +351,9 @@ func (m *Manager) Jobs(ctx context.Context, session string) ([]string, error) {
 	})
 }
 
-// JobInfo describes a job. ENOTFOUND. Its slices and maps are shared
-// with other callers: do not modify them.
-//
-// While the loop has not turned since it last described the job, the
-// same description is still true and is answered without a trip through
-// the loop (see Manager.views).
+// JobInfo describes a job. ENOTFOUND.
 func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
-	if v, ok := m.views.Load(name); ok {
-		if v := v.(*jobView); v.turn == m.turn.Load() {
-			return v.info, nil
-		}
-	}
-	return callJob(ctx, m, name, func(j *job) (JobInfo, error) {
-		info := j.info()
-		if name == j.fullName { // other spellings of the name are not kept
-			m.views.Store(name, &jobView{turn: m.turn.Load(), info: info})
-		}
-		return info, nil
-	})
-}
-
-// jobView is a JobInfo as the loop made it during turn.
-type jobView struct {
-	turn uint64
-	info JobInfo
+	return callJob(ctx, m, name, func(j *job) (JobInfo, error) { return j.info(), nil })
 }
 
 // info describes j. Loop only.
@@ -512,8 +361,8 @@ func (j *job) info() JobInfo {
 	info := JobInfo{
 		Name: j.fullName, State: j.state(), Active: j.active,
 		NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
-		Flapping: FlapInfo{State: cmpOr(j.flap.state, "ok"), Retries: j.flap.retries},
-		Memo:     new(Memo),
+		Flapping: FlapInfo{State: cmp.Or(j.flap.state, "ok"), Retries: j.flap.retries},
+		Revision: j.rev,
 	}
 	for _, p := range j.all {
 		switch {
@@ -522,6 +371,23 @@ func (j *job) info() JobInfo {
 		case !p.leaderDone && !p.once:
 			info.Running++
 		}
+	}
+	info.Slots = []SlotInfo{}
+	info.WaitingFor = []Dependency{}
+	for n := 0; n < j.cfg.NumProcesses; n++ {
+		si := SlotInfo{Slot: n + 1, State: SlotExited}
+		if p := j.slots[n]; p != nil {
+			si.Pid, si.OSPid, si.Since = p.pid, p.osPid, float64(p.created.UnixNano())/1e9
+			si.State = SlotRunning
+			if p.stopping {
+				si.State = SlotStopping
+			}
+		}
+		si.Ready = si.State == SlotRunning
+		if si.Ready {
+			info.Ready++
+		}
+		info.Slots = append(info.Slots, si)
 	}
 	return info
 }
@@ -554,7 +420,8 @@ func (m *Manager) ProcessInfo(ctx context.Context, pid int) (ProcessInfo, error)
 			env[k] = v
 		}
 		return ProcessInfo{
-			Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid,
+			Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid, Slot: p.slot + 1,
+			State: SlotRunning, Ready: !p.stopping && !p.leaderDone,
 			Cmd: p.argv[0], Args: append([]string{}, p.argv[1:]...), Env: env, Cwd: p.cfg.Cwd,
 			CreateTime: float64(p.created.UnixNano()) / 1e9, Once: p.once,
 			Active:         !p.stopping && !p.leaderDone,
@@ -649,5 +516,3 @@ func callJob[T any](ctx context.Context, m *Manager, name string, f func(*job) (
 		return f(j)
 	})
 }
-
-var _ = fmt.Sprint

@@ -3,7 +3,6 @@ package manager
 import (
 	"encoding/json"
 	"strconv"
-	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +22,12 @@ const (
 	EventFlap        = "flap"
 	EventGiveUp      = "giveup"
 	EventSpawnError  = "spawn_error"
+	EventReady       = "ready"
+	EventUnready     = "unready"
+	EventUnhealthy   = "unhealthy"
+	EventBackoff     = "backoff"
+	EventWaiting     = "waiting"
+	EventUpdateFail  = "update_failed"
 )
 
 // Event is one thing that happened, published on the events bus.
@@ -31,6 +36,7 @@ type Event struct {
 	Name  string // "<session>.<job>"
 	Pid   int    // internal pid, 0 for job events
 	OSPid int
+	Slot  int // process and slot events: 1…numprocesses, 0 for a commit
 
 	ExitStatus   int           // exit
 	TermSignal   int           // exit
@@ -38,7 +44,16 @@ type Event struct {
 	Signal       int           // kill
 	NumProcesses int           // scale
 	RetryIn      time.Duration // flap
-	Reason       string        // spawn_error
+	Delay        time.Duration // backoff
+	WaitingFor   []Dependency  // waiting
+	Reason       string        // exit, spawn_error, unhealthy, update_failed
+}
+
+// slotEvents are the event types that concern one slot: they carry "slot".
+var slotEvents = map[string]bool{
+	EventSpawn: true, EventReap: true, EventStopProcess: true, EventKill: true, EventExit: true,
+	EventFlap: true, EventGiveUp: true, EventSpawnError: true, EventReady: true, EventUnready: true,
+	EventUnhealthy: true, EventBackoff: true, EventUpdateFail: true,
 }
 
 // Fields returns the event as the flat JSON object of the contract.
@@ -51,6 +66,9 @@ func (e Event) Fields() map[string]any {
 		f["pid"] = e.Pid
 		f["os_pid"] = e.OSPid
 	}
+	if slotEvents[e.Type] {
+		f["slot"] = e.Slot
+	}
 	switch e.Type {
 	case EventExit:
 		f["exit_status"] = e.ExitStatus
@@ -62,7 +80,16 @@ func (e Event) Fields() map[string]any {
 		f["numprocesses"] = e.NumProcesses
 	case EventFlap:
 		f["retry_in"] = e.RetryIn.Seconds()
-	case EventSpawnError:
+	case EventBackoff:
+		f["delay"] = e.Delay.Seconds()
+	case EventWaiting:
+		w := e.WaitingFor
+		if w == nil {
+			w = []Dependency{}
+		}
+		f["waiting_for"] = w
+	}
+	if e.Reason != "" || e.Type == EventExit || e.Type == EventSpawnError || e.Type == EventUnhealthy || e.Type == EventUpdateFail {
 		f["reason"] = e.Reason
 	}
 	return f
@@ -85,34 +112,14 @@ func (e Event) topics() []string {
 }
 
 // Chunk is a piece of a process's output, published on the output bus on
-// topic "<session>.<job>.<pid>.<label>"; at most 64 KiB.
+// topic "<session>.<job>.<pid>.<label>"; at most 64 KiB. Its Data is a copy
+// made for this chunk alone: every receiver may keep it as long as it
+// likes, and nobody writes it (receivers share it, so they must not either).
 type Chunk struct {
 	Name   string // "<session>.<job>"
 	Pid    int
 	Stream string // the output label
-	// Data is the raw bytes, shared by every receiver of the chunk: never
-	// modify them, and do not use them after Release.
-	Data []byte
-	buf  *chunkBuf // Data's pooled buffer, if it has one
-}
-
-// Release tells the manager this receiver is done with Data, so that its
-// buffer can be reused once every receiver is: a child writing fast then
-// does not make the manager allocate (and the runtime zero, collect and
-// return to the system) a new 64 KiB buffer per chunk. Calling it is
-// optional, since an unreleased buffer is left to the garbage collector,
-// but it must be called at most once per received Chunk.
-func (c Chunk) Release() {
-	if c.buf != nil && c.buf.refs.Add(-1) == 0 {
-		c.buf.pool.put(c.buf.data)
-	}
-}
-
-// chunkBuf counts the receivers of a published chunk still using its data.
-type chunkBuf struct {
-	refs atomic.Int64
-	data []byte
-	pool *bufPool
+	Data   []byte // the raw bytes
 }
 
 // OutputTopic returns the output-bus pattern for a process's output, or for

@@ -37,6 +37,7 @@ func (m *Manager) recordCrash(j *job) bool {
 		return true
 	}
 	m.flaps.Add(1)
+	j.rev++
 	m.cancelFlapTimers(j)
 	j.flap.history = nil
 	if j.flap.retries >= fc.MaxRetry {
@@ -62,6 +63,7 @@ func (m *Manager) flapRetry(j *job, gen int) {
 	}
 	j.flap.retryTimer = nil
 	j.flap.state = flapOK
+	j.rev++
 	j.flap.retries++
 	j.flap.stableTimer = m.after(j.cfg.Flapping.Window, msgStable{j, j.flap.gen})
 	m.ensure(j)

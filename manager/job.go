@@ -39,6 +39,7 @@ type job struct {
 	fullName string
 	cfg      conf.Job
 	active   bool // the job should run
+	rev      uint64
 
 	running map[int]*proc // kept-alive processes not asked to stop, by pid
 	slots   map[int]*proc // slot → the process occupying it (running, or stopping for a replacement)
@@ -134,6 +135,7 @@ func (m *Manager) stopCommits(j *job) {
 
 // deactivate stops a job at a user's request: no respawn, no pending retry.
 func (m *Manager) deactivate(j *job) {
+	j.rev++
 	m.cancelFlapTimers(j)
 	j.flap.state = flapOK
 	if j.active {
@@ -145,6 +147,7 @@ func (m *Manager) deactivate(j *job) {
 
 // activate starts a job at a user's request, resetting its flapping history.
 func (m *Manager) activate(j *job) {
+	j.rev++
 	m.cancelFlapTimers(j)
 	j.flap = flapState{}
 	if !j.active {
@@ -157,6 +160,7 @@ func (m *Manager) activate(j *job) {
 // scaleTo changes the number of processes a job keeps alive; a scale-down
 // stops the oldest processes first.
 func (m *Manager) scaleTo(j *job, n int) {
+	j.rev++
 	j.cfg.NumProcesses = n
 	m.publish(Event{Type: EventScale, Name: j.fullName, NumProcesses: n})
 	if extra := len(j.running) - n; extra > 0 {

@@ -2,8 +2,6 @@ package manager
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,9 +11,6 @@ import (
 	"github.com/ganger/ganger/process"
 	"github.com/ganger/ganger/pubsub"
 )
-
-// ErrClosed is returned by every method once the manager has shut down.
-var ErrClosed = errors.New("manager is closed")
 
 // Options configure a Manager. The zero value is usable.
 type Options struct {
@@ -45,11 +40,6 @@ type Options struct {
 	EventBuffer int
 }
 
-// Metrics are counters since the manager started.
-type Metrics struct {
-	Spawns, SpawnErrors, Exits, Restarts, Flaps, GiveUps uint64
-}
-
 // Manager runs jobs. Create one with New and stop it with Close.
 type Manager struct {
 	opts   Options
@@ -66,14 +56,6 @@ type Manager struct {
 	closeOnce sync.Once
 
 	spawns, spawnErrors, exits, restarts, flaps, giveups atomic.Uint64
-
-	// turn counts the loop's turns; it is bumped before each one, so what
-	// the loop reads during turn t is still true while turn == t. views
-	// holds what JobInfo last answered for each job (full name to
-	// *jobView), good while its turn is current: reads of an unchanged job
-	// need no trip through the loop.
-	turn  atomic.Uint64
-	views sync.Map
 
 	// Loop-owned state: touched only by the loop goroutine.
 	sessions     map[string]*session
@@ -168,16 +150,12 @@ func (m *Manager) loop() {
 	for {
 		select {
 		case f := <-m.cmds:
-			m.turn.Add(1)
 			f()
 		case e := <-m.reaper.Exits():
-			m.turn.Add(1)
 			m.handleExit(e)
 		case msg := <-m.msgs:
-			m.turn.Add(1)
 			m.handleMsg(msg)
 		case <-quit:
-			m.turn.Add(1)
 			quit = nil
 			m.beginShutdown()
 		}
@@ -286,7 +264,5 @@ func notFound(format string, args ...any) error {
 }
 
 func errShutdown() error {
-	return ganger.Errorf(ganger.ECONFLICT, "the manager is shutting down")
+	return ganger.Errorf(ganger.EUNAVAILABLE, "the manager is shutting down")
 }
-
-var _ = fmt.Sprintf

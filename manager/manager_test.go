@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,17 +36,13 @@ func TestScaleKeepsExactlyNChildren(t *testing.T) {
 	m := newManager(t, Options{})
 	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) { j.Shell = false }))
 	tests := []struct {
-		op   any
+		op   ScaleOp
 		want int
 	}{
-		{3, 4}, {"-1", 3}, {"=5", 5}, {-2, 3}, {"+2", 5}, {"0", 0}, {"=2", 2},
+		{ScaleOp{'+', 3}, 4}, {ScaleOp{'-', 1}, 3}, {ScaleOp{'=', 5}, 5}, {ScaleOp{'-', 2}, 3}, {ScaleOp{'+', 2}, 5}, {ScaleOp{'=', 0}, 0}, {ScaleOp{'=', 2}, 2},
 	}
 	for _, tt := range tests {
-		op, err := ParseScale(tt.op)
-		if err != nil {
-			t.Fatalf("ParseScale(%v): %v", tt.op, err)
-		}
-		n, err := m.Scale(bg, name, op)
+		n, err := m.Scale(bg, name, tt.op)
 		if err != nil || n != tt.want {
 			t.Fatalf("Scale(%v) = %d, %v; want %d", tt.op, n, err, tt.want)
 		}
@@ -656,71 +653,45 @@ func TestLogFileRotates(t *testing.T) {
 	}
 }
 
-// TestJobInfoView: JobInfo answers from the view the loop last made while
-// the loop has not turned since, without a turn of its own; any turn (a
-// command, a scale, an exit) sends the next JobInfo back through the loop,
-// so no answer is older than a call that returned before it was asked.
-func TestJobInfoView(t *testing.T) {
+// TestJobRevisionChangesWithTheAnswer: two JobInfos of a job with the same
+// revision are equal, and every change (a scale, a stop, an exit) gives a
+// new revision.
+func TestJobRevisionChangesWithTheAnswer(t *testing.T) {
 	m := newManager(t, Options{})
 	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) { j.NumProcesses = 2 }))
-	waitFor(t, slow(10*time.Second), "2 running", func() bool {
+	seen := map[uint64]JobInfo{}
+	check := func() JobInfo {
+		t.Helper()
 		info, err := m.JobInfo(bg, name)
-		return err == nil && info.Running == 2
-	})
-
-	// Nothing happens to the job: a hundred answers take no turn.
-	first, err := m.JobInfo(bg, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	turn := m.turn.Load()
-	for range 100 {
-		if info, err := m.JobInfo(bg, name); err != nil || info.Running != 2 || !slices.Equal(info.Processes, first.Processes) {
-			t.Fatalf("JobInfo: %+v, %v", info, err)
+		if err != nil {
+			t.Fatal(err)
 		}
+		if old, ok := seen[info.Revision]; ok && !reflect.DeepEqual(old, info) {
+			t.Fatalf("revision %d describes two different answers:\n%+v\n%+v", info.Revision, old, info)
+		}
+		seen[info.Revision] = info
+		return info
 	}
-	if got := m.turn.Load(); got != turn {
-		t.Fatalf("the loop turned %d times for JobInfo of an unchanged job", got-turn)
+	waitFor(t, 10*time.Second, "2 running", func() bool { return check().Running == 2 })
+	before := check()
+	if again := check(); again.Revision != before.Revision {
+		t.Fatalf("an unchanged job got a new revision: %d then %d", before.Revision, again.Revision)
 	}
-
-	// A command in progress is a turn: the view is stale, and JobInfo
-	// waits for the loop.
-	release, held := make(chan struct{}), make(chan struct{})
-	go call(bg, m, func() (int, error) { close(held); <-release; return 0, nil })
-	<-held
-	ctx, cancel := context.WithTimeout(bg, 200*time.Millisecond)
-	_, err = m.JobInfo(ctx, name)
-	cancel()
-	close(release)
-	if err == nil {
-		t.Fatal("JobInfo answered from a view made before the loop turned")
-	}
-
-	// A scale is a turn: the answer after it returns shows it.
 	if _, err := m.Scale(bg, name, ScaleOp{Op: '=', N: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := m.JobInfo(bg, name); err != nil || got.NumProcesses != 3 {
-		t.Fatalf("after scaling to 3: %+v, %v", got, err)
+	scaled := check()
+	if scaled.Revision == before.Revision {
+		t.Fatal("a scale kept the revision")
 	}
-	// An exit is a turn: once a stopped process's exit is published, the
-	// answer no longer lists it.
-	waitFor(t, slow(10*time.Second), "3 running", func() bool {
-		info, err := m.JobInfo(bg, name)
-		return err == nil && info.Running == 3
-	})
 	sub := subscribe(t, m, "exit")
-	before, _ := m.JobInfo(bg, name)
-	victim := before.Processes[0]
+	waitFor(t, 10*time.Second, "3 running", func() bool { return check().Running == 3 })
+	victim := check().Processes[0]
 	if err := m.StopProcess(bg, victim); err != nil {
 		t.Fatal(err)
 	}
-	nextEvent(t, sub, slow(15*time.Second), func(e Event) bool { return e.Pid == victim })
-	after, err := m.JobInfo(bg, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if slices.Contains(after.Processes, victim) {
+	nextEvent(t, sub, 15*time.Second, func(e Event) bool { return e.Pid == victim })
+	if after := check(); slices.Contains(after.Processes, victim) {
 		t.Fatalf("pid %d still listed after its exit event: %v", victim, after.Processes)
 	}
 }

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"sort"
@@ -115,7 +116,8 @@ func (m *Manager) spawn(j *job, slot int, o spawnOptions) (*proc, error) {
 		j.running[p.pid] = p
 		j.slots[slot] = p
 	}
-	m.publish(Event{Type: EventSpawn, Name: j.fullName, Pid: p.pid, OSPid: p.osPid})
+	m.publish(Event{Type: EventSpawn, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slot + 1})
+	j.rev++
 	return p, nil
 }
 
@@ -164,30 +166,11 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 	}
 }
 
-// publishChunk publishes c with a copy of data on topic. A big chunk's
-// copy is in a pooled buffer, back in the pool once every subscriber that
-// got the chunk has released it (Chunk.Release); a small one is a plain
-// copy, so that a follower lagging behind many small chunks pins no 64 KiB
-// buffer for each.
-//
-// The count of receivers starts biased far above any number of them, so
-// receivers releasing the chunk while Publish is still delivering it can
-// never bring it to zero; once Publish has said how many got it, the bias
-// is taken off, and whoever brings the count to zero recycles the buffer.
+// publishChunk publishes c with a copy of data on topic: each receiver
+// owns what it gets.
 func (m *Manager) publishChunk(c Chunk, data []byte, topic string) {
-	cp, pooled := m.bufs.copyOf(data)
-	if !pooled {
-		c.Data = cp
-		m.output.Publish(c, topic)
-		return
-	}
-	const bias = 1 << 40
-	b := &chunkBuf{data: cp, pool: m.bufs}
-	b.refs.Store(bias)
-	c.Data, c.buf = b.data, b
-	if got := m.output.Publish(c, topic); b.refs.Add(int64(got)-bias) == 0 {
-		m.bufs.put(b.data)
-	}
+	c.Data = bytes.Clone(data)
+	m.output.Publish(c, topic)
 }
 
 func uniqueLabels(labels []string) []string {
@@ -276,6 +259,7 @@ func (m *Manager) stopProc(p *proc, hold bool) {
 		return
 	}
 	p.stopping, p.holdSlot = true, hold
+	j.rev++
 	delete(j.running, p.pid)
 	if !hold {
 		m.releaseSlot(p)
@@ -327,6 +311,7 @@ func (m *Manager) handleExit(e process.Exit) {
 		m.byOS[e.Pid] = list[1:]
 	}
 	p.leaderDone, p.status = true, e.Status
+	p.job.rev++
 	delete(p.job.running, p.pid)
 	if p.pr.GroupAlive() {
 		m.terminate(p)
@@ -358,6 +343,7 @@ func (m *Manager) watchGone(p *proc, pr *process.Process) {
 // procGone forgets p, publishes its exit and decides what comes next.
 func (m *Manager) procGone(p *proc) {
 	j := p.job
+	j.rev++
 	delete(m.procs, p.pid)
 	delete(j.all, p.pid)
 	delete(j.running, p.pid)

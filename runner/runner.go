@@ -326,8 +326,7 @@ func (p *printer) output(msg pubsub.Message[manager.Chunk]) {
 	}
 	c := msg.Event
 	pl := p.resolve(c.Pid, c.Name)
-	p.pr.Write(c.Pid, c.Stream, pl.label, c.Data) // copies what it keeps
-	c.Release()
+	p.pr.Write(c.Pid, c.Stream, pl.label, c.Data)
 }
 
 // shortName is a job's name as printed: without the session when it is ours.

@@ -353,7 +353,7 @@ func TestEventsCommand(t *testing.T) {
 	})
 	out := ev.Stdout()
 	if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d load default\.ev$`).MatchString(out) ||
-		!regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d spawn default\.ev pid=\d+ os_pid=\d+$`).MatchString(out) {
+		!regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d spawn default\.ev pid=\d+ os_pid=\d+ slot=1$`).MatchString(out) {
 		t.Errorf("events output:\n%s", out)
 	}
 	mustContain(t, "events --json", evJSON.Stdout(), `"name":"default.ev"`, `"os_pid":`)
