@@ -1,9 +1,11 @@
 package manager
 
 import (
-	"sort"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/conf"
 )
 
@@ -24,35 +26,37 @@ func (s *session) jobsInOrder() []*job {
 
 func (s *session) remove(name string) {
 	delete(s.jobs, name)
-	for i, n := range s.order {
-		if n == name {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
-		}
-	}
+	s.order = slices.DeleteFunc(s.order, func(n string) bool { return n == name })
 }
 
-// job is a process template and the processes kept alive from it. Loop-owned.
+// job is a process template, its slots and its processes. Loop-owned.
 type job struct {
 	session  string
 	name     string
 	fullName string
 	cfg      conf.Job
-	active   bool // the job should run
-	rev      uint64
+	active   bool   // the job should run
+	removed  bool   // unloaded: its processes are ending
+	rev      uint64 // bumped by every change of what JobInfo says (changed)
 
-	running map[int]*proc // kept-alive processes not asked to stop, by pid
-	slots   map[int]*proc // slot → the process occupying it (running, or stopping for a replacement)
-	all     map[int]*proc // every process of the job not yet gone, commits included
+	slots    []*slot       // slot n at index n-1; nil holes, and slots past numprocesses while a scale-down ends
+	procs    map[int]*proc // every process of the job not yet gone, commits included, by pid
+	restarts int           // respawns after a crash, since the job was loaded
 
-	flap         flapState
-	respawnTimer *time.Timer
-	removed      bool
-	goneWaiters  []func(error) // called once no process of the job is left
+	waitingFor  []Dependency // the conditions its waiting slots wait for
+	rollout     *rollout     // a rolling replacement in progress
+	stopHeld    bool         // stopping everything: its processes wait for its dependents' to end
+	goneWaiters []func()     // called once no process of the job is left
 
+	// ring and logf receive the output of the job's processes; they are
+	// set when the job is loaded and never replaced, so reader goroutines
+	// may use them without the loop (each guards itself with a mutex).
 	ring *ring
 	logf *logFile
 }
+
+// changed records that something JobInfo reports of j changed.
+func (j *job) changed() { j.rev++ }
 
 func (j *job) closeLog() {
 	if j.logf != nil {
@@ -61,132 +65,411 @@ func (j *job) closeLog() {
 	}
 }
 
-// state is the job's state as the API reports it.
-func (j *job) state() string {
-	switch {
-	case j.flap.state == flapGaveUp:
-		return "gave_up"
-	case j.flap.state == flapFlapping:
-		return "flapping"
-	case j.active:
-		return "running"
-	default:
-		return "stopped"
+// slot returns slot n, or nil.
+func (j *job) slot(n int) *slot {
+	if n < 1 || n > len(j.slots) {
+		return nil
 	}
+	return j.slots[n-1]
 }
 
-// runningPids returns the pids of the kept-alive processes, oldest first.
-func (j *job) runningPids() []int {
-	pids := make([]int, 0, len(j.running))
-	for pid := range j.running {
-		pids = append(pids, pid)
+// liveSlots returns the slots 1…numprocesses, in order, creating any
+// that are missing (as exited).
+func (j *job) liveSlots(now time.Time) []*slot {
+	for len(j.slots) < j.cfg.NumProcesses {
+		j.slots = append(j.slots, nil)
 	}
-	sort.Ints(pids)
+	out := make([]*slot, 0, j.cfg.NumProcesses)
+	for i := range j.cfg.NumProcesses {
+		if j.slots[i] == nil {
+			j.slots[i] = &slot{n: i + 1, state: SlotExited, since: now}
+		}
+		out = append(out, j.slots[i])
+	}
+	return out
+}
+
+// allSlots returns every slot, those a scale-down is removing included.
+func (j *job) allSlots() []*slot {
+	out := make([]*slot, 0, len(j.slots))
+	for _, s := range j.slots {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keptPids returns the pids of the slots' processes that are not stopping,
+// by slot.
+func (j *job) keptPids() []int {
+	pids := []int{}
+	for _, s := range j.allSlots() {
+		if s.n <= j.cfg.NumProcesses && s.live() {
+			pids = append(pids, s.proc.pid)
+		}
+	}
 	return pids
 }
 
 // allPids returns the pids of every process of the job, oldest first.
 func (j *job) allPids() []int {
-	pids := make([]int, 0, len(j.all))
-	for pid := range j.all {
+	pids := make([]int, 0, len(j.procs))
+	for pid := range j.procs {
 		pids = append(pids, pid)
 	}
-	sort.Ints(pids)
+	slices.Sort(pids)
 	return pids
 }
 
-// ensure spawns processes until the job has as many as it should.
-func (m *Manager) ensure(j *job) {
-	if !j.active || j.removed || j.flap.state != flapOK || m.shutting || j.respawnTimer != nil {
-		return
+// state sums up the job's slots (API.md "Lifecycle and health").
+func (j *job) state() string {
+	if !j.active {
+		return JobStopped
 	}
-	for slot := 0; len(j.slots) < j.cfg.NumProcesses; slot++ {
-		if j.slots[slot] != nil {
+	count := map[string]int{}
+	failed := 0
+	slots := j.allSlots()
+	n := 0
+	for _, s := range slots {
+		if s.n > j.cfg.NumProcesses {
 			continue
 		}
-		if _, err := m.spawn(j, slot, spawnOptions{}); err != nil {
-			if m.recordCrash(j) {
-				j.respawnTimer = m.after(respawnDelay, msgRespawn{j})
-			}
-			return
+		n++
+		st := s.state
+		if st == SlotStopping {
+			st = SlotStarting // replaced: a new process follows
 		}
+		count[st]++
+		if st == SlotExited && (s.lastExit == nil || !s.lastExit.success) {
+			failed++
+		}
+	}
+	switch {
+	case n == 0:
+		return JobRunning
+	case count[SlotWaiting] == n:
+		return JobWaiting
+	case count[SlotFatal] == n:
+		return JobGaveUp
+	case count[SlotBackoff] == n:
+		return JobFlapping
+	case count[SlotExited] == n && failed == 0:
+		return JobCompleted
+	case count[SlotStarting]+count[SlotRunning]+count[SlotWaiting]+count[SlotBackoff] == 0:
+		return JobStopped // every slot exited or fatal, some with a failure
+	case count[SlotBackoff]+count[SlotFatal] > 0 || failed > 0:
+		return JobDegraded
+	case count[SlotStarting]+count[SlotWaiting] > 0:
+		return JobStarting
+	default:
+		return JobRunning
 	}
 }
 
-// respawnDelay spaces retries after a failed spawn.
-const respawnDelay = 100 * time.Millisecond
+// flapInfo sums up the slots' flapping.
+func (j *job) flapInfo() FlapInfo {
+	fi := FlapInfo{State: "ok"}
+	for _, s := range j.allSlots() {
+		fi.Retries = max(fi.Retries, s.hist.retries)
+		switch {
+		case s.gaveUp:
+			fi.State = "gave_up"
+		case s.flapping && fi.State == "ok":
+			fi.State = "flapping"
+		}
+	}
+	return fi
+}
 
-// stopJobProcs asks every kept-alive process of j to stop; with hold, each
-// keeps its slot so a replacement starts once it is gone.
-func (m *Manager) stopJobProcs(j *job, hold bool) {
-	for _, pid := range j.runningPids() {
-		m.stopProc(j.running[pid], hold)
+// info describes j. Loop only.
+func (j *job) info() JobInfo {
+	info := JobInfo{
+		Name: j.fullName, State: j.state(), Active: j.active,
+		NumProcesses: j.cfg.NumProcesses, Restarts: j.restarts, Processes: j.keptPids(),
+		Slots: []SlotInfo{}, WaitingFor: slices.Clone(j.waitingFor),
+		Config: j.cfg.Clone(), Flapping: j.flapInfo(), Revision: j.rev,
+	}
+	if info.WaitingFor == nil {
+		info.WaitingFor = []Dependency{}
+	}
+	for _, p := range j.procs {
+		switch {
+		case p.stopping:
+			info.RunningOut++
+		case !p.leaderDone && !p.once:
+			info.Running++
+		}
+	}
+	for _, s := range j.allSlots() {
+		si := s.info()
+		if si.Ready && s.n <= j.cfg.NumProcesses {
+			info.Ready++
+		}
+		info.Slots = append(info.Slots, si)
+	}
+	return info
+}
+
+// info describes s.
+func (s *slot) info() SlotInfo {
+	si := SlotInfo{Slot: s.n, State: s.state, Restarts: s.restarts, Since: unixSeconds(s.since)}
+	if s.proc != nil {
+		si.Pid, si.OSPid = s.proc.pid, s.proc.osPid
+	}
+	si.Ready = s.state == SlotRunning
+	if s.lastExit != nil {
+		e := *s.lastExit
+		si.LastExit = &e
+	}
+	return si
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// apply performs the actions a transition of slot s of job j returned,
+// in order, then notes the change (JobInfo's revision, a rolling
+// replacement waiting for s, jobs waiting for j).
+func (m *Manager) apply(j *job, s *slot, acts []action) {
+	j.changed()
+	for _, a := range acts {
+		switch a.kind {
+		case actSpawn:
+			m.spawnSlot(j, s, a.restart)
+		case actStop:
+			m.stopSlotProcess(j, s)
+		case actArm:
+			m.armSlot(j, s, a.timer, a.delay)
+		case actDisarm:
+			m.disarmSlot(s)
+		case actProbe:
+			if s.proc != nil {
+				m.startProbe(s.proc, a.probe)
+			}
+		case actPublish:
+			ev := a.event
+			ev.Name, ev.Slot = j.fullName, s.n
+			if s.proc != nil && ev.Type != EventBackoff && ev.Type != EventFlap && ev.Type != EventGiveUp {
+				ev.Pid, ev.OSPid = s.proc.pid, s.proc.osPid
+			}
+			m.countEvent(ev)
+			m.publish(ev)
+		case actLog:
+			m.log.Info("slot "+j.fullName+"."+strconv.Itoa(s.n)+": "+a.reason, "job", j.fullName, "slot", s.n)
+		case actRemove:
+			m.removeSlot(j, s)
+		}
+	}
+	m.slotChanged(j, s)
+}
+
+// countEvent keeps the metrics of the events that have a counter.
+func (m *Manager) countEvent(ev Event) {
+	switch ev.Type {
+	case EventFlap:
+		m.flaps.Add(1)
+	case EventGiveUp:
+		m.giveups.Add(1)
+	}
+}
+
+// spawnSlot starts a process in slot s; the slot's spawned or
+// spawnFailed transition follows at once.
+func (m *Manager) spawnSlot(j *job, s *slot, restart bool) {
+	if !j.active || j.removed || m.shutting || s.proc != nil {
+		return
+	}
+	if restart {
+		s.restarts++
+		j.restarts++
+		m.restarts.Add(1)
+	}
+	p, err := m.spawn(j, s, spawnOptions{})
+	if err != nil {
+		m.apply(j, s, s.spawnFailed(j.cfg, m.now()))
+		return
+	}
+	m.rolloutSpawned(j, s, p)
+	m.apply(j, s, s.spawned(p, j.cfg, m.now()))
+}
+
+// stopSlotProcess starts the graceful stop of s's process; a scale-down
+// publishes reap first.
+func (m *Manager) stopSlotProcess(j *job, s *slot) {
+	p := s.proc
+	if p == nil {
+		return
+	}
+	if s.intent == stopToRemove {
+		m.publish(Event{Type: EventReap, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Slot: s.n})
+	}
+	m.stopProcess(p)
+}
+
+// armSlot arms s's timer; a timer armed before is dropped.
+func (m *Manager) armSlot(j *job, s *slot, kind timerKind, d time.Duration) {
+	m.disarmSlot(s)
+	s.timer = m.after(d, msgSlotTimer{j: j, s: s, kind: kind, gen: s.timerGen})
+}
+
+// disarmSlot drops s's timer; a message it already sent is stale.
+func (m *Manager) disarmSlot(s *slot) {
+	s.timerGen++
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+// removeSlot forgets s, which a scale-down removed and whose process is
+// gone.
+func (m *Manager) removeSlot(j *job, s *slot) {
+	m.disarmSlot(s)
+	if j.slot(s.n) == s {
+		j.slots[s.n-1] = nil
+	}
+	for len(j.slots) > 0 && j.slots[len(j.slots)-1] == nil {
+		j.slots = j.slots[:len(j.slots)-1]
+	}
+}
+
+// slotChanged is called after every transition of a slot of j.
+func (m *Manager) slotChanged(j *job, s *slot) {
+	m.rolloutProgress(j, s)
+	m.checkWaiting()
+}
+
+// activate starts a job at a user's request: every slot that has no
+// process gets one (or waits for the job's dependencies), and every
+// slot's crash history is reset.
+func (m *Manager) activate(j *job) {
+	j.changed()
+	if !j.active {
+		j.active = true
+		j.stopHeld = false
+		m.publish(Event{Type: EventStart, Name: j.fullName})
+	}
+	waiting := m.unmetDependencies(j)
+	j.waitingFor = waiting
+	if len(waiting) > 0 {
+		if !slices.Contains(m.waiting, j) {
+			m.waiting = append(m.waiting, j)
+		}
+		m.publish(Event{Type: EventWaiting, Name: j.fullName, WaitingFor: slices.Clone(waiting)})
+	}
+	now := m.now()
+	for _, s := range j.liveSlots(now) {
+		m.apply(j, s, s.start(now, len(waiting) > 0))
+	}
+}
+
+// deactivate stops a job at a user's request: nothing respawns and no
+// timer is left. With hold, processes keep running until releaseStop
+// (stopping everything: dependents go first).
+func (m *Manager) deactivate(j *job, hold bool) {
+	j.changed()
+	m.cancelRollout(j)
+	j.waitingFor = nil
+	if j.active {
+		j.active = false
+		m.publish(Event{Type: EventStop, Name: j.fullName})
+	}
+	j.stopHeld = hold
+	now := m.now()
+	for _, s := range j.allSlots() {
+		if hold && s.proc != nil {
+			m.disarmSlot(s)
+			continue
+		}
+		m.apply(j, s, s.stop(stopToExit, now))
+	}
+}
+
+// releaseStop stops the processes of a held job.
+func (m *Manager) releaseStop(j *job) {
+	j.stopHeld = false
+	now := m.now()
+	for _, s := range j.allSlots() {
+		if s.proc != nil {
+			m.apply(j, s, s.stop(stopToExit, now))
+		}
 	}
 }
 
 // stopCommits asks every running commit of j to stop.
 func (m *Manager) stopCommits(j *job) {
 	for _, pid := range j.allPids() {
-		if p := j.all[pid]; p.once {
-			m.stopProc(p, false)
+		if p := j.procs[pid]; p.once {
+			m.stopProcess(p)
 		}
 	}
 }
 
-// deactivate stops a job at a user's request: no respawn, no pending retry.
-func (m *Manager) deactivate(j *job) {
-	j.rev++
-	m.cancelFlapTimers(j)
-	j.flap.state = flapOK
-	if j.active {
-		j.active = false
-		m.publish(Event{Type: EventStop, Name: j.fullName})
-	}
-	m.stopJobProcs(j, false)
-}
-
-// activate starts a job at a user's request, resetting its flapping history.
-func (m *Manager) activate(j *job) {
-	j.rev++
-	m.cancelFlapTimers(j)
-	j.flap = flapState{}
-	if !j.active {
-		j.active = true
-		m.publish(Event{Type: EventStart, Name: j.fullName})
-	}
-	m.ensure(j)
-}
-
-// scaleTo changes the number of processes a job keeps alive; a scale-down
-// stops the oldest processes first.
+// scaleTo changes the number of slots of j. A scale-down stops the
+// highest slots first; a scale-up adds slots, started at once if the job
+// is (or waiting with it).
 func (m *Manager) scaleTo(j *job, n int) {
-	j.rev++
+	old := j.cfg.NumProcesses
 	j.cfg.NumProcesses = n
-	m.publish(Event{Type: EventScale, Name: j.fullName, NumProcesses: n})
-	if extra := len(j.running) - n; extra > 0 {
-		for _, pid := range j.runningPids()[:extra] {
-			p := j.running[pid]
-			m.publish(Event{Type: EventReap, Name: j.fullName, Pid: p.pid, OSPid: p.osPid})
-			m.stopProc(p, false)
+	j.changed()
+	now := m.now()
+	for _, s := range slices.Backward(j.allSlots()) {
+		if s.n > n {
+			m.apply(j, s, s.stop(stopToRemove, now))
 		}
 	}
-	m.ensure(j)
+	for _, s := range j.liveSlots(now) {
+		if s.n <= old {
+			continue // kept as it is
+		}
+		s.keep(j.active) // one a scale-down was removing is taken back
+		if j.active && s.proc == nil {
+			m.apply(j, s, s.start(now, len(j.waitingFor) > 0))
+		}
+	}
 }
 
-// jobGone is called when the last process of j is gone.
-func (m *Manager) jobGone(j *job) {
+// jobEmptied is called when the last process of j is gone.
+func (m *Manager) jobEmptied(j *job) {
 	waiters := j.goneWaiters
 	j.goneWaiters = nil
 	for _, w := range waiters {
-		w(nil)
+		w()
 	}
+	m.releaseHeldStops()
 }
 
 // whenGone calls f once j has no process left (at once if it has none).
-func (m *Manager) whenGone(j *job, f func(error)) {
-	if len(j.all) == 0 {
-		f(nil)
+func (m *Manager) whenGone(j *job, f func()) {
+	if len(j.procs) == 0 {
+		f()
 		return
 	}
 	j.goneWaiters = append(j.goneWaiters, f)
+}
+
+// jobs returns every job in load order.
+func (m *Manager) jobs() []*job {
+	var out []*job
+	for _, s := range m.sessionsInOrder() {
+		out = append(out, s.jobsInOrder()...)
+	}
+	return out
+}
+
+// lookupFull finds a job by its full name, or nil.
+func (m *Manager) lookupFull(full string) *job {
+	s, jn, err := ganger.ParseJobName(full)
+	if err != nil {
+		return nil
+	}
+	if sess := m.sessions[s]; sess != nil {
+		return sess.jobs[jn]
+	}
+	return nil
 }

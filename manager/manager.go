@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ganger/ganger"
-	"github.com/ganger/ganger/process"
 	"github.com/ganger/ganger/pubsub"
 )
 
@@ -44,9 +43,9 @@ type Options struct {
 type Manager struct {
 	opts   Options
 	log    *slog.Logger
+	sys    system
 	events *pubsub.Bus[Event]
 	output *pubsub.Bus[Chunk]
-	reaper *process.Reaper
 	bufs   *bufPool // output line buffers, shared by every job's ring
 
 	cmds      chan func()
@@ -60,14 +59,21 @@ type Manager struct {
 	// Loop-owned state: touched only by the loop goroutine.
 	sessions     map[string]*session
 	sessionOrder []string
-	procs        map[int]*proc   // every process not yet gone, by internal pid
-	byOS         map[int][]*proc // processes whose leader is not reaped yet, by os pid
+	procs        map[int]*proc     // every process not yet gone, by internal pid
+	byOS         map[int][]*proc   // processes whose leader is not reaped yet, by os pid
+	probeRuns    map[int]*probeRun // exec probe attempts not yet reaped, by os pid
+	waiting      []*job            // started jobs whose slots wait for dependencies
 	nextPid      int
 	shutting     bool
 }
 
 // New starts a manager's loop.
 func New(opts Options) *Manager {
+	return newManager(opts, newOSSystem(opts.ReapAll))
+}
+
+// newManager starts a manager on sys (the tests' fake system, or the OS).
+func newManager(opts Options, sys system) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -90,19 +96,20 @@ func New(opts Options) *Manager {
 		opts.EventBuffer = 1024
 	}
 	m := &Manager{
-		opts:     opts,
-		log:      opts.Logger,
-		events:   pubsub.New[Event](),
-		output:   pubsub.New[Chunk](),
-		bufs:     new(bufPool),
-		reaper:   process.NewReaper(opts.ReapAll),
-		cmds:     make(chan func()),
-		msgs:     make(chan any, 256),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		sessions: map[string]*session{},
-		procs:    map[int]*proc{},
-		byOS:     map[int][]*proc{},
+		opts:      opts,
+		log:       opts.Logger,
+		sys:       sys,
+		events:    pubsub.New[Event](),
+		output:    pubsub.New[Chunk](),
+		bufs:      new(bufPool),
+		cmds:      make(chan func()),
+		msgs:      make(chan any, 256),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		sessions:  map[string]*session{},
+		procs:     map[int]*proc{},
+		byOS:      map[int][]*proc{},
+		probeRuns: map[int]*probeRun{},
 	}
 	go m.loop()
 	return m
@@ -125,9 +132,10 @@ func (m *Manager) DroppedEvents() (events, output uint64) {
 	return m.events.Dropped(), m.output.Dropped()
 }
 
-// Close stops every job gracefully, waits until all processes are gone and
-// ends the loop. When ctx expires first, every remaining process group is
-// killed and Close waits a little more before returning ctx's error.
+// Close stops every job gracefully (dependents first), waits until all
+// processes are gone and ends the loop. When ctx expires first, every
+// remaining process group is killed and Close waits a little more before
+// returning ctx's error.
 func (m *Manager) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() { close(m.quit) })
 	select {
@@ -145,13 +153,13 @@ func (m *Manager) Close(ctx context.Context) error {
 
 func (m *Manager) loop() {
 	defer close(m.done)
-	defer m.reaper.Close()
+	defer m.sys.close()
 	quit := m.quit
 	for {
 		select {
 		case f := <-m.cmds:
 			f()
-		case e := <-m.reaper.Exits():
+		case e := <-m.sys.exits():
 			m.handleExit(e)
 		case msg := <-m.msgs:
 			m.handleMsg(msg)
@@ -159,11 +167,76 @@ func (m *Manager) loop() {
 			quit = nil
 			m.beginShutdown()
 		}
-		if m.shutting && len(m.procs) == 0 {
+		if m.shutting && len(m.procs) == 0 && len(m.probeRuns) == 0 {
 			m.finishShutdown()
 			return
 		}
 	}
+}
+
+// Internal messages to the loop, from timers, watchers and probes.
+type (
+	msgKillDue   struct{ p *proc }
+	msgProcGone  struct{ p *proc }
+	msgSlotTimer struct {
+		j    *job
+		s    *slot
+		kind timerKind
+		gen  int
+	}
+	msgKillAll struct{}
+)
+
+func (m *Manager) handleMsg(msg any) {
+	switch msg := msg.(type) {
+	case msgSlotTimer:
+		m.slotTimer(msg)
+	case msgKillDue:
+		if _, ok := m.procs[msg.p.pid]; ok {
+			m.killProc(msg.p)
+		}
+	case msgProcGone:
+		m.procGone(msg.p)
+	case msgProbe:
+		m.probeVerdict(msg)
+	case msgExecProbe:
+		m.runExecProbe(msg)
+	case msgProbeTimeout:
+		m.probeTimedOut(msg.osPid)
+	case msgRolloutDue:
+		m.rolloutDue(msg)
+	case msgKillAll:
+		for _, p := range m.procs {
+			m.killProc(p)
+		}
+		for osPid := range m.probeRuns {
+			m.probeTimedOut(osPid)
+		}
+	}
+}
+
+// slotTimer hands a slot's timer to the slot, unless it is stale.
+func (m *Manager) slotTimer(msg msgSlotTimer) {
+	j, s := msg.j, msg.s
+	if s.timerGen != msg.gen || j.slot(s.n) != s || j.removed {
+		return
+	}
+	s.timer = nil
+	cfg := j.cfg
+	if s.proc != nil {
+		cfg = s.proc.cfg // its readiness rules are those it was spawned with
+	}
+	m.apply(j, s, s.timerFired(msg.kind, cfg, m.now()))
+}
+
+// now is the manager's clock: time.Now, which a testing/synctest bubble
+// fakes.
+func (m *Manager) now() time.Time { return time.Now() }
+
+// after arranges for msg to be posted to the loop after d. The timer's
+// callback only posts: it never touches state.
+func (m *Manager) after(d time.Duration, msg any) *time.Timer {
+	return time.AfterFunc(d, func() { m.post(msg) })
 }
 
 // post hands an internal message to the loop; it gives up once the loop ended.
@@ -172,11 +245,6 @@ func (m *Manager) post(msg any) {
 	case m.msgs <- msg:
 	case <-m.done:
 	}
-}
-
-// after arranges for msg to be posted to the loop after d.
-func (m *Manager) after(d time.Duration, msg any) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(msg) })
 }
 
 // call runs f on the loop and returns its result.
@@ -235,27 +303,24 @@ func callWait(ctx context.Context, m *Manager, f func(done func(error))) error {
 
 func (m *Manager) publish(ev Event) { m.events.Publish(ev, ev.topics()...) }
 
+// beginShutdown stops everything: every job is deactivated at once and
+// its processes are stopped dependents first; commits and exec probes
+// are stopped at once.
 func (m *Manager) beginShutdown() {
 	m.shutting = true
-	for _, s := range m.sessionsInOrder() {
-		for _, j := range s.jobsInOrder() {
-			m.cancelFlapTimers(j)
-			if j.active {
-				j.active = false
-				m.publish(Event{Type: EventStop, Name: j.fullName})
-			}
-		}
+	jobs := m.jobs()
+	m.stopInOrder(jobs)
+	for _, j := range jobs {
+		m.stopCommits(j)
 	}
-	for _, p := range m.procs {
-		m.stopProc(p, false)
+	for osPid := range m.probeRuns {
+		m.probeTimedOut(osPid)
 	}
 }
 
 func (m *Manager) finishShutdown() {
-	for _, s := range m.sessions {
-		for _, j := range s.jobs {
-			j.closeLog()
-		}
+	for _, j := range m.jobs() {
+		j.closeLog()
 	}
 }
 

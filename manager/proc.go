@@ -2,11 +2,14 @@ package manager
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
-	"sort"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -14,27 +17,49 @@ import (
 	"github.com/ganger/ganger/process"
 )
 
-// proc is one process of a job. Loop-owned, except pr and splitters, which
-// the process's reader goroutines use through the output callback.
+// proc is one process of a job: a slot's, or a commit. Loop-owned, except
+// os, splitters and logProbe, which the process's output reader
+// goroutines use (see processSpec).
 type proc struct {
 	pid     int
 	osPid   int
 	job     *job
-	pr      *process.Process
-	slot    int // -1 for a commit
+	slot    *slot // nil for a commit
+	os      osProcess
 	once    bool
-	cfg     conf.Job
+	cfg     conf.Job // the config it was spawned with
 	grace   time.Duration
 	argv    []string
 	env     map[string]string
 	created time.Time
 
-	stopping   bool // a stop was asked for (user, scale-down, reload, shutdown)
-	holdSlot   bool // its slot waits for it: a replacement starts once it is gone
+	stopping   bool // a stop was asked for (user, scale-down, reload, shutdown, liveness)
 	leaderDone bool
 	status     syscall.WaitStatus
 	killTimer  *time.Timer
 	splitters  map[string]*lineSplitter
+	probes     [2]context.CancelFunc // running probes, by probeKind
+	logProbe   *logProbe             // a readiness probe on the output, if any
+}
+
+// probing reports whether the probe of kind runs for p.
+func (p *proc) probing(kind probeKind) bool {
+	return p.probes[kind] != nil || (kind == readinessProbe && p.logProbe != nil)
+}
+
+// slotNumber is p's slot, 0 for a commit.
+func (p *proc) slotNumber() int {
+	if p.slot == nil {
+		return 0
+	}
+	return p.slot.n
+}
+
+// logProbe is a readiness probe that passes when an output line of the
+// process matches: the reader goroutines match, once.
+type logProbe struct {
+	re     *regexp.Regexp
+	passed atomic.Bool
 }
 
 type spawnOptions struct {
@@ -43,92 +68,63 @@ type spawnOptions struct {
 	grace *time.Duration
 }
 
-// Internal messages to the loop.
-type (
-	msgRespawn  struct{ j *job }
-	msgKillDue  struct{ p *proc }
-	msgProcGone struct{ p *proc }
-	msgRetry    struct {
-		j   *job
-		gen int
-	}
-	msgStable struct {
-		j   *job
-		gen int
-	}
-	msgKillAll struct{}
-)
-
-func (m *Manager) handleMsg(msg any) {
-	switch msg := msg.(type) {
-	case msgRespawn:
-		msg.j.respawnTimer = nil
-		m.ensure(msg.j)
-	case msgKillDue:
-		if _, ok := m.procs[msg.p.pid]; ok {
-			m.killProc(msg.p)
-		}
-	case msgProcGone:
-		m.procGone(msg.p)
-	case msgRetry:
-		m.flapRetry(msg.j, msg.gen)
-	case msgStable:
-		if msg.j.flap.gen == msg.gen {
-			msg.j.flap.retries = 0
-		}
-	case msgKillAll:
-		for _, p := range m.procs {
-			m.killProc(p)
-		}
-	}
-}
-
-// spawn starts one process of j in slot (-1 for a commit).
-func (m *Manager) spawn(j *job, slot int, o spawnOptions) (*proc, error) {
+// spawn starts one process of j in slot s (nil for a commit). A failure
+// is published as spawn_error and logged.
+func (m *Manager) spawn(j *job, s *slot, o spawnOptions) (*proc, error) {
 	if m.shutting {
 		return nil, errShutdown()
 	}
 	m.nextPid++
-	p := &proc{pid: m.nextPid, job: j, slot: slot, once: o.once, cfg: j.cfg, grace: j.cfg.GracefulTimeout}
+	p := &proc{pid: m.nextPid, job: j, slot: s, once: o.once, cfg: j.cfg, grace: j.cfg.GracefulTimeout}
 	if o.grace != nil {
 		p.grace = *o.grace
 	}
-	p.env = buildEnv(j.cfg, slot, o.env)
+	p.env = buildEnv(j.cfg, p.slotNumber(), o.env)
 	argv, err := buildArgv(j.cfg, p.env)
 	if err == nil {
 		p.argv = argv
-		p.pr, err = process.Start(m.processSpec(p))
+		var spec process.Spec
+		if spec, err = m.processSpec(p); err == nil {
+			p.os, err = m.sys.start(spec)
+		}
 	}
 	if err != nil {
 		m.spawnErrors.Add(1)
-		m.log.Warn("spawn failed", "job", j.fullName, "err", err)
-		m.publish(Event{Type: EventSpawnError, Name: j.fullName, Reason: err.Error()})
+		m.log.Warn("spawn failed", "job", j.fullName, "slot", p.slotNumber(), "err", err)
+		m.publish(Event{Type: EventSpawnError, Name: j.fullName, Slot: p.slotNumber(), Reason: err.Error()})
 		return nil, err
 	}
 	m.spawns.Add(1)
-	p.osPid = p.pr.Pid()
-	p.created = time.Now()
-	m.reaper.Watch(p.osPid)
+	p.osPid = p.os.Pid()
+	p.created = m.now()
+	m.sys.watch(p.osPid)
 	m.procs[p.pid] = p
 	m.byOS[p.osPid] = append(m.byOS[p.osPid], p)
-	j.all[p.pid] = p
-	if slot >= 0 {
-		j.running[p.pid] = p
-		j.slots[slot] = p
-	}
-	m.publish(Event{Type: EventSpawn, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slot + 1})
-	j.rev++
+	j.procs[p.pid] = p
+	j.changed()
+	m.publish(Event{Type: EventSpawn, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slotNumber()})
 	return p, nil
 }
 
 // processSpec builds the process package's spec for p, wiring its output
-// to the job's ring, log file and the output bus.
-func (m *Manager) processSpec(p *proc) process.Spec {
+// to the job's ring, log file, the output bus and a log probe.
+func (m *Manager) processSpec(p *proc) (process.Spec, error) {
 	cfg := p.cfg
-	labels := uniqueLabels(append(append([]string{}, cfg.RedirectOutput...), cfg.CustomStreams...))
+	if r := cfg.Readiness; r != nil && r.Log != "" && p.slot != nil {
+		re, err := regexp.Compile(r.Log)
+		if err != nil {
+			return process.Spec{}, fmt.Errorf("readiness log probe: %w", err)
+		}
+		p.logProbe = &logProbe{re: re}
+	}
+	labels := uniqueLabels(append(slices.Clone(cfg.RedirectOutput), cfg.CustomStreams...))
 	p.splitters = make(map[string]*lineSplitter, len(labels))
 	j := p.job
+	lp := p.logProbe
 	emit := func(c logChunk) {
+		if lp != nil && !lp.passed.Load() && lp.matches(c.data) {
+			m.post(msgProbe{p: p, kind: readinessProbe, pass: true})
+		}
 		if j.logf != nil {
 			j.logf.write(c) // first: once in the ring, c may be recycled
 		}
@@ -159,18 +155,27 @@ func (m *Manager) processSpec(p *proc) process.Spec {
 			}
 			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
 				n := min(len(data), maxChunk)
-				m.publishChunk(Chunk{Name: name, Pid: pid, Stream: label}, data[:n], topicPrefix+label)
+				m.output.Publish(Chunk{Name: name, Pid: pid, Stream: label, Data: bytes.Clone(data[:n])}, topicPrefix+label)
 				data = data[n:]
 			}
 		},
-	}
+	}, nil
 }
 
-// publishChunk publishes c with a copy of data on topic: each receiver
-// owns what it gets.
-func (m *Manager) publishChunk(c Chunk, data []byte, topic string) {
-	c.Data = bytes.Clone(data)
-	m.output.Publish(c, topic)
+// matches reports whether a line of data (lines ending in '\n') matches,
+// and marks the probe passed if one does.
+func (lp *logProbe) matches(data []byte) bool {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			i = len(data)
+		}
+		if lp.re.Match(data[:i]) {
+			return lp.passed.CompareAndSwap(false, true)
+		}
+		data = data[min(i+1, len(data)):]
+	}
+	return false
 }
 
 func uniqueLabels(labels []string) []string {
@@ -185,7 +190,8 @@ func uniqueLabels(labels []string) []string {
 	return out
 }
 
-// buildEnv returns the environment of a process of cfg in slot.
+// buildEnv returns the environment of a process of cfg in slot (0 for a
+// commit): PORT=port+slot-1 when the job has a port.
 func buildEnv(cfg conf.Job, slot int, extra map[string]string) map[string]string {
 	env := map[string]string{}
 	if cfg.OSEnv {
@@ -198,8 +204,8 @@ func buildEnv(cfg conf.Job, slot int, extra map[string]string) map[string]string
 	for k, v := range cfg.Env {
 		env[k] = v
 	}
-	if cfg.Port > 0 && slot >= 0 {
-		env["PORT"] = strconv.Itoa(cfg.Port + slot)
+	if cfg.Port > 0 && slot > 0 {
+		env["PORT"] = strconv.Itoa(cfg.Port + slot - 1)
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -212,7 +218,7 @@ func envList(env map[string]string) []string {
 	for k, v := range env {
 		out = append(out, k+"="+v)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
@@ -222,49 +228,52 @@ func buildArgv(cfg conf.Job, env map[string]string) ([]string, error) {
 	if cfg.Shell {
 		return []string{"/bin/sh", "-c", strings.Join(append([]string{cfg.Cmd}, cfg.Args...), " ")}, nil
 	}
-	words, err := conf.SplitCommand(cfg.Cmd)
+	return expandCommand(cfg.Cmd, cfg.Args, env)
+}
+
+// expandCommand splits cmd like a shell, appends args and expands $NAME
+// in every word from env.
+func expandCommand(cmd string, args []string, env map[string]string) ([]string, error) {
+	words, err := conf.SplitCommand(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("parsing cmd: %w", err)
 	}
 	if len(words) == 0 {
 		return nil, fmt.Errorf("empty cmd")
 	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	argv := append(words, cfg.Args...)
+	argv := append(words, args...)
 	for i := range argv {
-		argv[i] = conf.Expand(argv[i], lookup)
+		argv[i] = expand(argv[i], env)
 	}
 	return argv, nil
 }
 
+// expand replaces $NAME and ${NAME} in s by their values in env.
+func expand(s string, env map[string]string) string {
+	return conf.Expand(s, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+}
+
 // signalProc sends sig to p's process group and publishes kill.
 func (m *Manager) signalProc(p *proc, sig syscall.Signal) error {
-	err := p.pr.Signal(sig)
+	err := p.os.Signal(sig)
 	if err == nil {
-		m.publish(Event{Type: EventKill, Name: p.job.fullName, Pid: p.pid, OSPid: p.osPid, Signal: int(sig)})
+		m.publish(Event{Type: EventKill, Name: p.job.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slotNumber(), Signal: int(sig)})
 	}
 	return err
 }
 
-// stopProc starts a graceful stop of p: the stop signal (and SIGCONT) to
-// its group, then SIGKILL to the group after its graceful timeout. With
-// hold, p keeps its slot until it is gone.
-func (m *Manager) stopProc(p *proc, hold bool) {
-	j := p.job
+// stopProcess starts a graceful stop of p: stop_process, then the stop
+// signal (and SIGCONT) to its group, then SIGKILL to the group after its
+// graceful timeout (at once with a timeout of 0). Its probes stop.
+// Asking again changes nothing.
+func (m *Manager) stopProcess(p *proc) {
 	if p.stopping {
-		if !hold && p.holdSlot {
-			p.holdSlot = false
-			m.releaseSlot(p)
-		}
 		return
 	}
-	p.stopping, p.holdSlot = true, hold
-	j.rev++
-	delete(j.running, p.pid)
-	if !hold {
-		m.releaseSlot(p)
-	}
-	m.publish(Event{Type: EventStopProcess, Name: j.fullName, Pid: p.pid, OSPid: p.osPid})
+	p.stopping = true
+	p.job.changed()
+	m.stopProbes(p)
+	m.publish(Event{Type: EventStopProcess, Name: p.job.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slotNumber()})
 	m.terminate(p)
 }
 
@@ -277,28 +286,26 @@ func (m *Manager) terminate(p *proc) {
 		m.killProc(p)
 		return
 	}
-	if err := p.pr.Terminate(p.cfg.StopSignal); err == nil {
-		m.publish(Event{Type: EventKill, Name: p.job.fullName, Pid: p.pid, OSPid: p.osPid, Signal: int(p.cfg.StopSignal)})
+	if err := p.os.Terminate(p.cfg.StopSignal); err == nil {
+		m.publish(Event{Type: EventKill, Name: p.job.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slotNumber(), Signal: int(p.cfg.StopSignal)})
 	}
 	p.killTimer = m.after(p.grace, msgKillDue{p})
 }
 
 // killProc sends SIGKILL to p's whole group, even if the leader is gone.
 func (m *Manager) killProc(p *proc) {
-	if p.pr.GroupAlive() {
+	if p.os.GroupAlive() {
 		m.signalProc(p, syscall.SIGKILL)
 	}
 }
 
-func (m *Manager) releaseSlot(p *proc) {
-	if p.slot >= 0 && p.job.slots[p.slot] == p {
-		delete(p.job.slots, p.slot)
-	}
-}
-
-// handleExit records a reaped leader and starts waiting for its group and
-// output; what remains of a crashed process's group is stopped.
+// handleExit records a reaped child: a job's process leader, whose group
+// and output are then awaited, or an exec probe.
 func (m *Manager) handleExit(e process.Exit) {
+	if run := m.probeRuns[e.Pid]; run != nil {
+		m.execProbeDone(e, run)
+		return
+	}
 	list := m.byOS[e.Pid]
 	if len(list) == 0 {
 		m.log.Debug("reaped a child that belongs to no job", "os_pid", e.Pid, "status", e.Status)
@@ -311,17 +318,17 @@ func (m *Manager) handleExit(e process.Exit) {
 		m.byOS[e.Pid] = list[1:]
 	}
 	p.leaderDone, p.status = true, e.Status
-	p.job.rev++
-	delete(p.job.running, p.pid)
-	if p.pr.GroupAlive() {
-		m.terminate(p)
+	p.job.changed()
+	m.stopProbes(p)
+	if p.os.GroupAlive() {
+		m.terminate(p) // what is left of its group is stopped
 	}
-	go m.watchGone(p, p.pr)
+	go m.watchGone(p, p.os)
 }
 
 // watchGone waits until p's group is empty and its output drained, then
 // tells the loop. It runs on its own goroutine and touches no loop state.
-func (m *Manager) watchGone(p *proc, pr *process.Process) {
+func (m *Manager) watchGone(p *proc, pr osProcess) {
 	delay := time.Millisecond
 	for pr.GroupAlive() {
 		select {
@@ -340,37 +347,59 @@ func (m *Manager) watchGone(p *proc, pr *process.Process) {
 	m.post(msgProcGone{p})
 }
 
-// procGone forgets p, publishes its exit and decides what comes next.
+// procGone forgets p, publishes its exit and lets its slot decide what
+// comes next.
 func (m *Manager) procGone(p *proc) {
 	j := p.job
-	j.rev++
 	delete(m.procs, p.pid)
-	delete(j.all, p.pid)
-	delete(j.running, p.pid)
-	m.releaseSlot(p)
+	delete(j.procs, p.pid)
+	j.changed()
 	if p.killTimer != nil {
 		p.killTimer.Stop()
 	}
 	for _, s := range p.splitters {
 		s.flush()
 	}
-	p.pr.Release()
-	ev := Event{Type: EventExit, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Once: p.once}
+	p.os.Release()
+	now := m.now()
+	s := p.slot
+	if s != nil && s.proc != p {
+		s = nil // not its slot's process any more (cannot happen: a slot keeps its process until gone)
+	}
+	intent := noStop
+	if s != nil {
+		intent = s.intent
+	}
+	exit := ExitInfo{Reason: exitReason(p, intent), Time: unixSeconds(now)}
 	if p.status.Signaled() {
-		ev.TermSignal = int(p.status.Signal())
+		exit.TermSignal = int(p.status.Signal())
 	} else {
-		ev.ExitStatus = p.status.ExitStatus()
+		exit.ExitStatus = p.status.ExitStatus()
 	}
+	facts := exitFacts{status: p.status, ranFor: now.Sub(p.created)}
+	exit.success = success(j.cfg, facts)
 	m.exits.Add(1)
-	m.publish(ev)
-	if len(j.all) == 0 {
-		m.jobGone(j)
+	m.publish(Event{Type: EventExit, Name: j.fullName, Pid: p.pid, OSPid: p.osPid, Slot: p.slotNumber(),
+		ExitStatus: exit.ExitStatus, TermSignal: exit.TermSignal, Once: p.once, Reason: exit.Reason})
+	if s != nil {
+		m.apply(j, s, s.gone(j.cfg, facts, exit, j.active && !j.removed, now))
 	}
-	if !p.stopping && !p.once && j.active && !j.removed {
-		if !m.recordCrash(j) {
-			return
-		}
-		m.restarts.Add(1)
+	if len(j.procs) == 0 {
+		m.jobEmptied(j)
 	}
-	m.ensure(j)
+}
+
+// exitReason says why p ended, for its exit event; intent is why its
+// slot was stopping it.
+func exitReason(p *proc, intent stopIntent) string {
+	switch {
+	case intent == stopUnhealthy:
+		return ReasonUnhealthy
+	case p.stopping:
+		return ReasonStopped
+	case p.status.Signaled():
+		return ReasonSignal
+	default:
+		return ReasonExited
+	}
 }

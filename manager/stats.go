@@ -2,8 +2,6 @@ package manager
 
 import (
 	"context"
-
-	"github.com/ganger/ganger/process"
 )
 
 // ProcStats are one process's resource figures; nil where unknown.
@@ -33,7 +31,7 @@ type JobStats struct {
 
 type statTarget struct {
 	pid, osPid int
-	pr         *process.Process
+	pr         osProcess
 }
 
 // sample reads a process's figures; it runs outside the loop.
@@ -54,8 +52,8 @@ func (m *Manager) JobStats(ctx context.Context, name string) (JobStats, error) {
 	var targets []statTarget
 	full, err := callJob(ctx, m, name, func(j *job) (string, error) {
 		for _, pid := range j.allPids() {
-			p := j.all[pid]
-			targets = append(targets, statTarget{p.pid, p.osPid, p.pr})
+			p := j.procs[pid]
+			targets = append(targets, statTarget{p.pid, p.osPid, p.os})
 		}
 		return j.fullName, nil
 	})
@@ -98,7 +96,7 @@ func (m *Manager) ProcessStats(ctx context.Context, pid int) (ProcStats, error) 
 		if err != nil {
 			return statTarget{}, err
 		}
-		return statTarget{p.pid, p.osPid, p.pr}, nil
+		return statTarget{p.pid, p.osPid, p.os}, nil
 	})
 	if err != nil {
 		return ProcStats{}, err

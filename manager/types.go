@@ -111,6 +111,8 @@ type ExitInfo struct {
 	TermSignal int     `json:"term_signal"` // the signal that killed it, or 0
 	Reason     string  `json:"reason"`      // one of the Reason… values
 	Time       float64 `json:"time"`        // when, in Unix seconds
+
+	success bool // a success under the job's success_exit_codes
 }
 
 // Dependency is one depends_on condition of a job.

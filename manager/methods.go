@@ -3,15 +3,18 @@ package manager
 import (
 	"cmp"
 	"context"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"syscall"
 
 	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/conf"
-	"github.com/ganger/ganger/process"
 	"github.com/ganger/ganger/pubsub"
 )
+
+// This file holds the manager's public methods. Each one is a command:
+// a closure run by the loop, whose answer the caller waits for.
 
 // apply returns the count after the change, or an error below 0.
 func (o ScaleOp) apply(cur int) (int, error) {
@@ -60,9 +63,23 @@ func (m *Manager) sessionsInOrder() []*session {
 	return out
 }
 
+// checkCycles returns an EINVALID error if cfg, replacing the job of its
+// name, would close a depends_on cycle among the loaded jobs.
+func (m *Manager) checkCycles(cfg conf.Job) error {
+	full := ganger.JobName(cfg.Session, cfg.Name)
+	jobs := []conf.Job{cfg}
+	for _, j := range m.jobs() {
+		if j.fullName != full && !j.removed {
+			jobs = append(jobs, j.cfg)
+		}
+	}
+	return conf.CheckDependencyCycles(jobs)
+}
+
 // Load adds a job to session (cfg.Session when session is "", else
 // "default") and starts it if cfg.Start. It returns the job's full name, an
-// EINVALID error for a bad config and ECONFLICT if the job exists.
+// EINVALID error for a bad config (or a depends_on cycle with the loaded
+// jobs) and ECONFLICT if the job exists.
 func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (string, error) {
 	if sessName == "" {
 		sessName = cmp.Or(cfg.Session, ganger.DefaultSession)
@@ -71,9 +88,17 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 	if err := cfg.Validate(); err != nil {
 		return "", err
 	}
+	cfg = cfg.Clone()
 	return call(ctx, m, func() (string, error) {
 		if m.shutting {
 			return "", errShutdown()
+		}
+		full := ganger.JobName(sessName, cfg.Name)
+		if s := m.sessions[sessName]; s != nil && s.jobs[cfg.Name] != nil {
+			return "", ganger.Errorf(ganger.ECONFLICT, "job %q already exists", full)
+		}
+		if err := m.checkCycles(cfg); err != nil {
+			return "", err
 		}
 		s := m.sessions[sessName]
 		if s == nil {
@@ -81,14 +106,10 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 			m.sessions[sessName] = s
 			m.sessionOrder = append(m.sessionOrder, sessName)
 		}
-		full := ganger.JobName(sessName, cfg.Name)
-		if s.jobs[cfg.Name] != nil {
-			return "", ganger.Errorf(ganger.ECONFLICT, "job %q already exists", full)
-		}
 		j := &job{
 			session: sessName, name: cfg.Name, fullName: full, cfg: cfg,
-			running: map[int]*proc{}, slots: map[int]*proc{}, all: map[int]*proc{},
-			ring: newRing(m.opts.LogLines, m.opts.LogBytes, m.bufs),
+			procs: map[int]*proc{},
+			ring:  newRing(m.opts.LogLines, m.opts.LogBytes, m.bufs),
 		}
 		if m.opts.LogDir != "" {
 			lf, err := openLogFile(m.opts.LogDir, full, m.opts.LogFileMax, m.opts.LogFileKeep)
@@ -97,18 +118,20 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 			}
 			j.logf = lf
 		}
+		j.liveSlots(m.now())
 		s.jobs[cfg.Name] = j
 		s.order = append(s.order, cfg.Name)
 		m.publish(Event{Type: EventLoad, Name: full})
 		if cfg.Start {
 			m.activate(j)
 		}
+		m.checkWaiting() // jobs waiting for this one
 		return full, nil
 	})
 }
 
-// Unload stops every process of a job and forgets it; it returns once the
-// processes are gone. ENOTFOUND if there is no such job.
+// Unload stops every process of a job, commits included, and forgets it;
+// it returns once the processes are gone. ENOTFOUND if there is no such job.
 func (m *Manager) Unload(ctx context.Context, name string) error {
 	return callWait(ctx, m, func(done func(error)) {
 		j, err := m.lookupJob(name)
@@ -116,11 +139,11 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 			done(err)
 			return
 		}
-		m.deactivate(j)
+		m.deactivate(j, false)
 		m.stopCommits(j)
 		j.removed = true
 		m.sessions[j.session].remove(j.name)
-		m.whenGone(j, func(error) {
+		m.whenGone(j, func() {
 			j.closeLog()
 			m.publish(Event{Type: EventUnload, Name: j.fullName})
 			done(nil)
@@ -128,9 +151,10 @@ func (m *Manager) Unload(ctx context.Context, name string) error {
 	})
 }
 
-// Update replaces a job's config; its processes are replaced one by one by
-// processes of the new config, each starting once the old one is gone.
-// ENOTFOUND, EINVALID.
+// Update replaces a job's config: a running job's processes are replaced
+// slot by slot by processes of the new one (a rolling replacement, see
+// rollout.go), and its process count becomes the new config's. ENOTFOUND,
+// EINVALID (a bad config, or one that closes a depends_on cycle).
 func (m *Manager) Update(ctx context.Context, name string, cfg conf.Job) error {
 	return m.withJob(ctx, name, func(j *job) error {
 		cfg.Session = j.session
@@ -140,28 +164,31 @@ func (m *Manager) Update(ctx context.Context, name string, cfg conf.Job) error {
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
+		if err := m.checkCycles(cfg); err != nil {
+			return err
+		}
+		old, n := j.cfg.NumProcesses, cfg.NumProcesses
+		cfg = cfg.Clone()
+		cfg.NumProcesses = old
 		j.cfg = cfg
-		j.rev++
+		j.changed()
 		m.publish(Event{Type: EventUpdate, Name: j.fullName})
-		m.replace(j)
+		if n != old {
+			// Slots past the new count go; new slots start with the new
+			// config; the rollout replaces the slots both configs have.
+			m.publish(Event{Type: EventScale, Name: j.fullName, NumProcesses: n})
+			m.scaleTo(j, n)
+		}
+		if j.active {
+			m.startRollout(j, min(old, n))
+		}
 		return nil
 	})
 }
 
-// replace stops the kept-alive processes of j so that fresh ones take
-// their slots; a running job is restarted without counting as a crash.
-func (m *Manager) replace(j *job) {
-	m.stopJobProcs(j, j.active)
-	for slot, p := range j.slots {
-		if slot >= j.cfg.NumProcesses && p.stopping {
-			p.holdSlot = false
-			m.releaseSlot(p)
-		}
-	}
-	m.ensure(j)
-}
-
-// StartJob starts a job (and resets its flapping history). ENOTFOUND.
+// StartJob starts a job: every slot without a process gets one, once the
+// job's dependencies hold, and every slot's crash history is reset.
+// ENOTFOUND; EUNAVAILABLE while shutting down.
 func (m *Manager) StartJob(ctx context.Context, name string) error {
 	return m.withJob(ctx, name, func(j *job) error {
 		if m.shutting {
@@ -174,40 +201,51 @@ func (m *Manager) StartJob(ctx context.Context, name string) error {
 
 // StopJob stops a job's processes gracefully and keeps it stopped. ENOTFOUND.
 func (m *Manager) StopJob(ctx context.Context, name string) error {
-	return m.withJob(ctx, name, func(j *job) error { m.deactivate(j); return nil })
+	return m.withJob(ctx, name, func(j *job) error { m.deactivate(j, false); return nil })
 }
 
-// ReloadJob replaces a job's processes gracefully with fresh ones. ENOTFOUND.
+// ReloadJob replaces a job's processes with fresh ones, slot by slot (a
+// rolling replacement: the restart action too); a stopped job is started.
+// ENOTFOUND.
 func (m *Manager) ReloadJob(ctx context.Context, name string) error {
 	return m.withJob(ctx, name, func(j *job) error {
+		if m.shutting {
+			return errShutdown()
+		}
 		if !j.active {
 			m.activate(j)
 			return nil
 		}
-		m.replace(j)
+		m.startRollout(j, j.cfg.NumProcesses)
 		return nil
 	})
 }
 
-// Scale changes a job's process count and returns the new count.
-// ENOTFOUND; EBADREQUEST below 0.
+// Scale changes a job's process count and returns the new count: a
+// scale-down stops the highest slots first. ENOTFOUND; EBADREQUEST below
+// 0 or above conf.MaxNumProcesses.
 func (m *Manager) Scale(ctx context.Context, name string, op ScaleOp) (int, error) {
 	return callJob(ctx, m, name, func(j *job) (int, error) {
 		n, err := op.apply(j.cfg.NumProcesses)
 		if err != nil {
 			return 0, err
 		}
+		m.publish(Event{Type: EventScale, Name: j.fullName, NumProcesses: n})
 		m.scaleTo(j, n)
 		return n, nil
 	})
 }
 
 // Commit runs one extra process of a job, never restarted and not counted
-// in numprocesses, and returns its pid. ENOTFOUND; an error if it cannot start.
+// in numprocesses, and returns its pid. ENOTFOUND; EBADREQUEST if it
+// cannot start.
 func (m *Manager) Commit(ctx context.Context, name string, o CommitOptions) (int, error) {
 	return callJob(ctx, m, name, func(j *job) (int, error) {
-		p, err := m.spawn(j, -1, spawnOptions{once: true, env: o.Env, grace: o.GracefulTimeout})
+		p, err := m.spawn(j, nil, spawnOptions{once: true, env: o.Env, grace: o.GracefulTimeout})
 		if err != nil {
+			if ganger.ErrorCode(err) == ganger.EUNAVAILABLE {
+				return 0, err
+			}
 			return 0, ganger.Errorf(ganger.EBADREQUEST, "commit %s: %v", j.fullName, err)
 		}
 		return p.pid, nil
@@ -218,7 +256,7 @@ func (m *Manager) Commit(ctx context.Context, name string, o CommitOptions) (int
 func (m *Manager) SignalJob(ctx context.Context, name string, sig syscall.Signal) error {
 	return m.withJob(ctx, name, func(j *job) error {
 		for _, pid := range j.allPids() {
-			m.signalProc(j.all[pid], sig)
+			m.signalProc(j.procs[pid], sig)
 		}
 		return nil
 	})
@@ -226,37 +264,34 @@ func (m *Manager) SignalJob(ctx context.Context, name string, sig syscall.Signal
 
 // SignalProcess sends sig to one process's group. ENOTFOUND.
 func (m *Manager) SignalProcess(ctx context.Context, pid int, sig syscall.Signal) error {
-	_, err := call(ctx, m, func() (struct{}, error) {
-		p, err := m.lookupProc(pid)
-		if err == nil {
-			m.signalProc(p, sig)
-		}
-		return struct{}{}, err
-	})
-	return err
+	return m.withProc(ctx, pid, func(p *proc) { m.signalProc(p, sig) })
 }
 
-// StopProcess stops one process gracefully; its job respawns one if it is
-// below numprocesses. ENOTFOUND.
+// StopProcess stops one process gracefully; a slot's process is replaced
+// by a new one if its job is active. ENOTFOUND.
 func (m *Manager) StopProcess(ctx context.Context, pid int) error {
-	_, err := call(ctx, m, func() (struct{}, error) {
-		p, err := m.lookupProc(pid)
-		if err == nil {
-			m.stopProc(p, true)
+	return m.withProc(ctx, pid, func(p *proc) {
+		s := p.slot
+		if s == nil || s.proc != p {
+			m.stopProcess(p)
+			return
 		}
-		return struct{}{}, err
+		why := stopToExit
+		if p.job.active {
+			why = stopToRespawn
+		}
+		m.apply(p.job, s, s.stop(why, m.now()))
 	})
-	return err
 }
 
-// StopAll stops every job gracefully, commits included.
+// StopAll stops every job gracefully, dependents before what they depend
+// on, commits included.
 func (m *Manager) StopAll(ctx context.Context) error {
 	_, err := call(ctx, m, func() (struct{}, error) {
-		for _, s := range m.sessionsInOrder() {
-			for _, j := range s.jobsInOrder() {
-				m.deactivate(j)
-				m.stopCommits(j)
-			}
+		jobs := m.jobs()
+		m.stopInOrder(jobs)
+		for _, j := range jobs {
+			m.stopCommits(j)
 		}
 		return struct{}{}, nil
 	})
@@ -275,7 +310,8 @@ func (m *Manager) KillAll(ctx context.Context, sig syscall.Signal) error {
 }
 
 // Send writes data to a process's stdin (stream "" or "stdin") or custom
-// stream. ENOTFOUND; EBADREQUEST if the process has no such input.
+// stream. ENOTFOUND; EBADREQUEST if the process has no such input;
+// ECONFLICT if it does not read it before ctx ends.
 func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte) error {
 	pr, err := m.processOf(ctx, pid)
 	if err != nil {
@@ -300,13 +336,13 @@ func (m *Manager) Send(ctx context.Context, pid int, stream string, data []byte)
 }
 
 // processOf returns the OS process behind pid, for work done outside the loop.
-func (m *Manager) processOf(ctx context.Context, pid int) (*process.Process, error) {
-	return call(ctx, m, func() (*process.Process, error) {
+func (m *Manager) processOf(ctx context.Context, pid int) (osProcess, error) {
+	return call(ctx, m, func() (osProcess, error) {
 		p, err := m.lookupProc(pid)
 		if err != nil {
 			return nil, err
 		}
-		return p.pr, nil
+		return p.os, nil
 	})
 }
 
@@ -327,7 +363,7 @@ func (m *Manager) CloseInput(ctx context.Context, pid int, stream string) error 
 // Sessions returns the session names in load order.
 func (m *Manager) Sessions(ctx context.Context) ([]string, error) {
 	return call(ctx, m, func() ([]string, error) {
-		return append([]string{}, m.sessionOrder...), nil
+		return slices.Clone(m.sessionOrder), nil
 	})
 }
 
@@ -335,17 +371,14 @@ func (m *Manager) Sessions(ctx context.Context) ([]string, error) {
 // when session is "". ENOTFOUND for an unknown session.
 func (m *Manager) Jobs(ctx context.Context, session string) ([]string, error) {
 	return call(ctx, m, func() ([]string, error) {
-		out := []string{}
-		for _, s := range m.sessionsInOrder() {
-			if session != "" && s.name != session {
-				continue
-			}
-			for _, j := range s.jobsInOrder() {
-				out = append(out, j.fullName)
-			}
-		}
 		if session != "" && m.sessions[session] == nil {
 			return nil, notFound("session %q not found", session)
+		}
+		out := []string{}
+		for _, j := range m.jobs() {
+			if session == "" || j.session == session {
+				out = append(out, j.fullName)
+			}
 		}
 		return out, nil
 	})
@@ -356,56 +389,15 @@ func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
 	return callJob(ctx, m, name, func(j *job) (JobInfo, error) { return j.info(), nil })
 }
 
-// info describes j. Loop only.
-func (j *job) info() JobInfo {
-	info := JobInfo{
-		Name: j.fullName, State: j.state(), Active: j.active,
-		NumProcesses: j.cfg.NumProcesses, Processes: j.runningPids(), Config: j.cfg,
-		Flapping: FlapInfo{State: cmp.Or(j.flap.state, "ok"), Retries: j.flap.retries},
-		Revision: j.rev,
-	}
-	for _, p := range j.all {
-		switch {
-		case p.stopping:
-			info.RunningOut++
-		case !p.leaderDone && !p.once:
-			info.Running++
-		}
-	}
-	info.Slots = []SlotInfo{}
-	info.WaitingFor = []Dependency{}
-	for n := 0; n < j.cfg.NumProcesses; n++ {
-		si := SlotInfo{Slot: n + 1, State: SlotExited}
-		if p := j.slots[n]; p != nil {
-			si.Pid, si.OSPid, si.Since = p.pid, p.osPid, float64(p.created.UnixNano())/1e9
-			si.State = SlotRunning
-			if p.stopping {
-				si.State = SlotStopping
-			}
-		}
-		si.Ready = si.State == SlotRunning
-		if si.Ready {
-			info.Ready++
-		}
-		info.Slots = append(info.Slots, si)
-	}
-	return info
-}
-
-// Pids returns the pids a job keeps alive, or, for name "", every pid
-// (commits included). ENOTFOUND.
+// Pids returns the pids a job keeps alive (by slot), or, for name "",
+// every pid (commits included) in ascending order. ENOTFOUND.
 func (m *Manager) Pids(ctx context.Context, name string) ([]int, error) {
 	if name == "" {
 		return call(ctx, m, func() ([]int, error) {
-			pids := make([]int, 0, len(m.procs))
-			for pid := range m.procs {
-				pids = append(pids, pid)
-			}
-			sort.Ints(pids)
-			return pids, nil
+			return slices.Sorted(maps.Keys(m.procs)), nil
 		})
 	}
-	return callJob(ctx, m, name, func(j *job) ([]int, error) { return j.runningPids(), nil })
+	return callJob(ctx, m, name, func(j *job) ([]int, error) { return j.keptPids(), nil })
 }
 
 // ProcessInfo describes one process. ENOTFOUND.
@@ -415,27 +407,39 @@ func (m *Manager) ProcessInfo(ctx context.Context, pid int) (ProcessInfo, error)
 		if err != nil {
 			return ProcessInfo{}, err
 		}
-		env := make(map[string]string, len(p.env))
-		for k, v := range p.env {
-			env[k] = v
-		}
-		return ProcessInfo{
-			Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid, Slot: p.slot + 1,
-			State: SlotRunning, Ready: !p.stopping && !p.leaderDone,
-			Cmd: p.argv[0], Args: append([]string{}, p.argv[1:]...), Env: env, Cwd: p.cfg.Cwd,
-			CreateTime: float64(p.created.UnixNano()) / 1e9, Once: p.once,
-			Active:         !p.stopping && !p.leaderDone,
-			RedirectOutput: nonNil(p.cfg.RedirectOutput), RedirectInput: p.cfg.RedirectInput,
-			CustomStreams: nonNil(p.cfg.CustomStreams),
-		}, nil
+		return p.info(), nil
 	})
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// info describes p. Loop only.
+func (p *proc) info() ProcessInfo {
+	info := ProcessInfo{
+		Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid, Slot: p.slotNumber(),
+		Cmd: p.argv[0], Args: slices.Clone(p.argv[1:]), Env: maps.Clone(p.env), Cwd: p.cfg.Cwd,
+		CreateTime: unixSeconds(p.created), Once: p.once,
+		Active:         !p.stopping && !p.leaderDone,
+		RedirectOutput: slices.Clone(p.cfg.RedirectOutput), RedirectInput: p.cfg.RedirectInput,
+		CustomStreams: slices.Clone(p.cfg.CustomStreams),
 	}
-	return append([]string{}, s...)
+	if s := p.slot; s != nil && s.proc == p {
+		info.State, info.Restarts = s.state, s.restarts
+	} else {
+		info.State = SlotRunning // a commit
+	}
+	if p.stopping {
+		info.State = SlotStopping
+	}
+	info.Ready = info.State == SlotRunning
+	if info.Args == nil {
+		info.Args = []string{}
+	}
+	if info.RedirectOutput == nil {
+		info.RedirectOutput = []string{}
+	}
+	if info.CustomStreams == nil {
+		info.CustomStreams = []string{}
+	}
+	return info
 }
 
 // Logs returns the last n captured output lines of a job (all of them for
@@ -503,6 +507,18 @@ func (m *Manager) FollowProcess(ctx context.Context, pid int, label string, buff
 // withJob runs f on the loop with the named job.
 func (m *Manager) withJob(ctx context.Context, name string, f func(*job) error) error {
 	_, err := callJob(ctx, m, name, func(j *job) (struct{}, error) { return struct{}{}, f(j) })
+	return err
+}
+
+// withProc runs f on the loop with the process pid. ENOTFOUND.
+func (m *Manager) withProc(ctx context.Context, pid int, f func(*proc)) error {
+	_, err := call(ctx, m, func() (struct{}, error) {
+		p, err := m.lookupProc(pid)
+		if err == nil {
+			f(p)
+		}
+		return struct{}{}, err
+	})
 	return err
 }
 
