@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path"
@@ -73,7 +74,8 @@ type Token struct {
 // "file: " and naming what it is about: an unknown key anywhere, by its
 // path (`unknown key "auth.tokens[1].rol"`); a value of the wrong type; a
 // [[job]] table that ParseJob would reject (prefixed "job[i] (name): ");
-// two jobs with the same session and name; a bad bind address; a token
+// two jobs with the same session and name; a depends_on cycle among the
+// file's jobs (see CheckDependencyCycles); a bad bind address; a token
 // that is empty, duplicated or has an unknown role. The error has the code
 // ganger.EINVALID.
 func ParseConfig(data []byte, filename string) (*Config, error) {
@@ -314,15 +316,18 @@ func (cp *configParser) jobs(v any) {
 		if name, ok := t["name"].(string); ok && name != "" {
 			where += " (" + name + ")"
 		}
+		if v, ok := t["session"]; !ok || v == "" {
+			// Set before validation, so that depends_on entries naming the
+			// job itself ("default.web") or one job twice are caught there.
+			t = maps.Clone(t)
+			t["session"] = ganger.DefaultSession
+		}
 		j, errs := jobFromMap(t)
 		if len(errs) > 0 {
 			for _, err := range errs {
 				cp.errorf("%s: %w", where, err)
 			}
 			continue
-		}
-		if j.Session == "" {
-			j.Session = ganger.DefaultSession
 		}
 		full := ganger.JobName(j.Session, j.Name)
 		if first, dup := seen[full]; dup {
@@ -332,6 +337,7 @@ func (cp *configParser) jobs(v any) {
 		seen[full] = i
 		cp.c.Jobs = append(cp.c.Jobs, j)
 	}
+	cp.errs = append(cp.errs, cycleErrors(cp.c.Jobs)...)
 }
 
 // tomlStrings accepts a TOML array of strings, or one string as a list of

@@ -38,6 +38,14 @@ func TestParseConfigExample(t *testing.T) {
 		j.GracefulTimeout = 5 * time.Second
 		j.Env = map[string]string{"LOG_LEVEL": "info"}
 		j.Flapping = Flapping{Enabled: true, Attempts: 3, Window: 2 * time.Second, RetryIn: 5 * time.Second, MaxRetry: 5}
+		j.Port = 8000
+		j.Readiness = probe(func(p *Probe) { p.HTTP, p.Interval = "http://127.0.0.1:$PORT/", 500*time.Millisecond })
+		j.Liveness = probe(func(p *Probe) { p.TCP, p.FailureThreshold = "127.0.0.1:$PORT", 3 })
+		j.DependsOn = map[string]string{"db": "ready", "migrate": "completed"}
+	})
+	migrate := job(func(j *Job) {
+		j.Session, j.Name, j.Cmd = "default", "migrate", "./migrate.sh"
+		j.Restart = RestartOnFailure
 	})
 	want := &Config{
 		Bind:   []string{"127.0.0.1:5000", "unix:/run/ganger.sock"},
@@ -46,7 +54,7 @@ func TestParseConfigExample(t *testing.T) {
 			{Name: "token-0", Token: "4dm1n-t0k3n-7f3a9c", Role: RoleAdmin, Sessions: []string{}},
 			{Name: "token-1", Token: "r34d-t0k3n-b81e22", Role: RoleRead, Sessions: []string{"default"}},
 		}},
-		Jobs: []Job{web},
+		Jobs: []Job{web, migrate},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ParseConfig:\n got %+v\nwant %+v", got, want)
@@ -153,6 +161,62 @@ flapping = { attempts = 2 }
 				t.Errorf("graceful_timeout = %v, flapping = %+v", j.GracefulTimeout, j.Flapping)
 			}
 		}},
+		{"job lifecycle fields in TOML types", `
+[[job]]
+name = "w"
+cmd = "run"
+restart = "never"
+success_exit_codes = [0, 2]
+backoff = { initial = 1, max = "1m", factor = 3, reset_after = 0.5 }
+min_uptime = 2
+readiness = { log = "ready", interval = 0.1, timeout = 2, initial_delay = "1s", failure_threshold = 4, success_threshold = 2 }
+depends_on = ["db", "other.cache", "other/q"]
+
+[job.liveness]
+exec = "check"
+failure_threshold = 1
+`, func(t *testing.T, c *Config) {
+			want := job(func(j *Job) {
+				j.Session, j.Name = "default", "w"
+				j.Restart = RestartNever
+				j.SuccessExitCodes = []int{0, 2}
+				j.Backoff = Backoff{Enabled: true, Initial: time.Second, Max: time.Minute, Factor: 3, ResetAfter: 500 * time.Millisecond}
+				j.MinUptime = 2 * time.Second
+				j.Readiness = &Probe{Log: "ready", Interval: 100 * time.Millisecond, Timeout: 2 * time.Second, InitialDelay: time.Second,
+					FailureThreshold: 4, SuccessThreshold: 2}
+				j.Liveness = probe(func(p *Probe) { p.Exec, p.FailureThreshold = "check", 1 })
+				j.DependsOn = map[string]string{"db": "ready", "other.cache": "ready", "other/q": "ready"}
+			})
+			if len(c.Jobs) != 1 || !reflect.DeepEqual(c.Jobs[0], want) {
+				t.Errorf("Jobs = %+v\nwant [%+v]", c.Jobs, want)
+			}
+		}},
+		{"job backoff off, depends_on table with quoted names", `
+[[job]]
+name = "w"
+cmd = "run"
+backoff = false
+depends_on = { "other.db" = "started", db = "completed" }
+`, func(t *testing.T, c *Config) {
+			want := job(func(j *Job) {
+				j.Session, j.Name = "default", "w"
+				j.Backoff.Enabled = false
+				j.DependsOn = map[string]string{"other.db": "started", "db": "completed"}
+			})
+			if len(c.Jobs) != 1 || !reflect.DeepEqual(c.Jobs[0], want) {
+				t.Errorf("Jobs = %+v\nwant [%+v]", c.Jobs, want)
+			}
+		}},
+		{"dependencies without a cycle", "[[job]]\nname = \"a\"\ncmd = \"run\"\ndepends_on = [\"b\", \"missing\"]\n[[job]]\nname = \"b\"\ncmd = \"run\"\n", func(t *testing.T, c *Config) {
+			if len(c.Jobs) != 2 {
+				t.Errorf("Jobs = %+v", c.Jobs)
+			}
+		}},
+		{"empty session means the default one", "[[job]]\nsession = \"\"\nname = \"w\"\ncmd = \"run\"\n", func(t *testing.T, c *Config) {
+			if len(c.Jobs) != 1 || c.Jobs[0].Session != "default" {
+				t.Errorf("Jobs = %+v", c.Jobs)
+			}
+		}},
 		{"jobs as inline array", `job = [{ name = "w", cmd = "run" }]`, func(t *testing.T, c *Config) {
 			if len(c.Jobs) != 1 || c.Jobs[0].Name != "w" {
 				t.Errorf("Jobs = %+v", c.Jobs)
@@ -186,6 +250,26 @@ func TestParseConfigErrors(t *testing.T) {
 		{"job without a name", "[[job]]\ncmd = \"run\"\n", []string{`cfg.toml: job[0]: field "name": required`}},
 		{"job date value", "[[job]]\nname = \"w\"\ncmd = 1979-05-27\n", []string{`job[0] (w): field "cmd": want a string, got a date/time`}},
 		{"job nan duration", "[[job]]\nname = \"w\"\ncmd = \"run\"\ngraceful_timeout = nan\n", []string{`job[0] (w): field "graceful_timeout": duration of NaN seconds is out of range`}},
+		{"job restart unknown", "[[job]]\nname = \"w\"\ncmd = \"run\"\nrestart = \"sometimes\"\n", []string{`cfg.toml: job[0] (w): field "restart": want "always", "on-failure" or "never", got "sometimes"`}},
+		{"job success code out of range", "[[job]]\nname = \"w\"\ncmd = \"run\"\nsuccess_exit_codes = [0, 300]\n", []string{`job[0] (w): field "success_exit_codes": exit code 300 is out of range`}},
+		{"job success codes as strings", "[[job]]\nname = \"w\"\ncmd = \"run\"\nsuccess_exit_codes = [\"0\"]\n", []string{`job[0] (w): field "success_exit_codes": item 0: want an integer, got a string`}},
+		{"job backoff unknown field", "[[job]]\nname = \"w\"\ncmd = \"run\"\nbackoff = { initial = 1, jitter = true }\n", []string{`cfg.toml: job[0] (w): unknown field "backoff.jitter"`}},
+		{"job backoff max below initial", "[[job]]\nname = \"w\"\ncmd = \"run\"\nbackoff = { initial = 10, max = 5 }\n", []string{`job[0] (w): field "backoff.max": must be >= backoff.initial (10s), got 5s`}},
+		{"job backoff infinite factor", "[[job]]\nname = \"w\"\ncmd = \"run\"\nbackoff = { factor = inf }\n", []string{`job[0] (w): field "backoff.factor": must be a finite number, got +Inf`}},
+		{"job min_uptime negative", "[[job]]\nname = \"w\"\ncmd = \"run\"\nmin_uptime = -1\n", []string{`job[0] (w): field "min_uptime": must be >= 0, got -1s`}},
+		{"job probe unknown field", "[[job]]\nname = \"w\"\ncmd = \"run\"\n[job.readiness]\ntcp = \"a:1\"\nperiod = 1\n", []string{`cfg.toml: job[0] (w): unknown field "readiness.period"`}},
+		{"job probe two kinds", "[[job]]\nname = \"w\"\ncmd = \"run\"\nreadiness = { exec = \"true\", http = \"http://x/\" }\n", []string{`job[0] (w): field "readiness": want exactly one of exec, http, tcp, log, got exec and http`}},
+		{"job probe interval negative", "[[job]]\nname = \"w\"\ncmd = \"run\"\nliveness = { tcp = \"a:1\", interval = -1 }\n", []string{`job[0] (w): field "liveness.interval": must be > 0, got -1s`}},
+		{"job log liveness", "[[job]]\nname = \"w\"\ncmd = \"run\"\nliveness = { log = \"up\" }\n", []string{`job[0] (w): field "liveness.log": a log probe is for readiness only`}},
+		{"job probe as a list", "[[job]]\nname = \"w\"\ncmd = \"run\"\nreadiness = [{ tcp = \"a:1\" }]\n", []string{`job[0] (w): field "readiness": want a probe object`}},
+		{"job depends_on unquoted dotted name", "[[job]]\nname = \"w\"\ncmd = \"run\"\ndepends_on = { other.db = \"ready\" }\n", []string{`job[0] (w): field "depends_on": condition of "other": want a string, got an object (in TOML, quote a session.job name`}},
+		{"job depends on itself", "[[job]]\nname = \"w\"\ncmd = \"run\"\ndepends_on = [\"w\"]\n", []string{`cfg.toml: job[0] (w): field "depends_on": the job depends on itself ("w")`}},
+		{"job depends on itself by full name", "[[job]]\nname = \"w\"\ncmd = \"run\"\ndepends_on = [\"default.w\"]\n", []string{`cfg.toml: job[0] (w): field "depends_on": the job depends on itself ("default.w")`}},
+		{"job depends on the same job twice", "[[job]]\nname = \"w\"\ncmd = \"run\"\ndepends_on = [\"db\", \"default/db\"]\n", []string{`cfg.toml: job[0] (w): field "depends_on": "db" and "default/db" name the same job default.db`}},
+		{"dependency cycle", "[[job]]\nname = \"a\"\ncmd = \"run\"\ndepends_on = [\"b\"]\n[[job]]\nname = \"b\"\ncmd = \"run\"\ndepends_on = { a = \"started\" }\n",
+			[]string{`cfg.toml: field "depends_on": cycle default.a -> default.b -> default.a`}},
+		{"dependency cycle across sessions", "[[job]]\nsession = \"x\"\nname = \"a\"\ncmd = \"run\"\ndepends_on = [\"y.b\"]\n[[job]]\nsession = \"y\"\nname = \"b\"\ncmd = \"run\"\ndepends_on = [\"z/c\"]\n[[job]]\nsession = \"z\"\nname = \"c\"\ncmd = \"run\"\ndepends_on = [\"x.a\"]\n",
+			[]string{`cfg.toml: field "depends_on": cycle x.a -> y.b -> z.c -> x.a`}},
 		{"job as a single table", "[job]\nname = \"w\"\n", []string{`cfg.toml: job: want an array of tables ([[job]]), got an object`}},
 		{"job as a number", "job = 5\n", []string{`job: want an array of tables`}},
 		{"job list of strings", "job = [\"w\"]\n", []string{`cfg.toml: job[0]: want a table`}},

@@ -66,8 +66,9 @@ type jobField struct {
 	set  func(j *Job, v any) error
 }
 
-// jobFields lists the fields of a job config in API.md's order. flapping
-// is decoded apart, since its errors name its own fields.
+// jobFields lists the fields of a job config in API.md's order. The
+// fields without set are objects, decoded by objectFields, since their
+// errors name their own fields.
 var jobFields = []jobField{
 	{"session", func(j *Job, v any) (err error) { j.Session, err = stringValue(v); return }},
 	{"name", func(j *Job, v any) (err error) { j.Name, err = stringValue(v); return }},
@@ -96,18 +97,79 @@ var jobFields = []jobField{
 	{"start", func(j *Job, v any) (err error) { j.Start, err = boolValue(v); return }},
 	{"priority", func(j *Job, v any) (err error) { j.Priority, err = intValue(v); return }},
 	{"port", func(j *Job, v any) (err error) { j.Port, err = intValue(v); return }},
+	{"restart", func(j *Job, v any) (err error) { j.Restart, err = stringValue(v); return }},
+	{"success_exit_codes", func(j *Job, v any) (err error) { j.SuccessExitCodes, err = exitCodesValue(v); return }},
+	{"backoff", nil},
+	{"min_uptime", func(j *Job, v any) (err error) { j.MinUptime, err = ParseDuration(v); return }},
+	{"readiness", nil},
+	{"liveness", nil},
+	{"depends_on", func(j *Job, v any) (err error) { j.DependsOn, err = dependsOnValue(v); return }},
 }
 
-type flappingField struct {
+// objectFields decode the object fields of a job config (flapping,
+// backoff, probes): each returns every problem found, each naming its
+// field ("flapping.attempts", `unknown field "readiness.foo"`).
+var objectFields = map[string]func(j *Job, v any) []error{
+	"flapping":  func(j *Job, v any) (errs []error) { j.Flapping, errs = flappingValue(v); return },
+	"backoff":   func(j *Job, v any) (errs []error) { j.Backoff, errs = backoffValue(v); return },
+	"readiness": func(j *Job, v any) (errs []error) { j.Readiness, errs = probeValue("readiness", v); return },
+	"liveness":  func(j *Job, v any) (errs []error) { j.Liveness, errs = probeValue("liveness", v); return },
+}
+
+// subField decodes one field of an object field of a job config into a T
+// (a Flapping, a Backoff, a Probe). The error it returns says what is
+// wrong; decodeObject names the field.
+type subField[T any] struct {
 	name string
-	set  func(f *Flapping, v any) error
+	set  func(x *T, v any) error
 }
 
-var flappingFields = []flappingField{
+var flappingFields = []subField[Flapping]{
 	{"attempts", func(f *Flapping, v any) (err error) { f.Attempts, err = intValue(v); return }},
 	{"window", func(f *Flapping, v any) (err error) { f.Window, err = ParseDuration(v); return }},
 	{"retry_in", func(f *Flapping, v any) (err error) { f.RetryIn, err = ParseDuration(v); return }},
 	{"max_retry", func(f *Flapping, v any) (err error) { f.MaxRetry, err = intValue(v); return }},
+}
+
+var backoffFields = []subField[Backoff]{
+	{"initial", func(b *Backoff, v any) (err error) { b.Initial, err = ParseDuration(v); return }},
+	{"max", func(b *Backoff, v any) (err error) { b.Max, err = ParseDuration(v); return }},
+	{"factor", func(b *Backoff, v any) (err error) { b.Factor, err = floatValue(v); return }},
+	{"reset_after", func(b *Backoff, v any) (err error) { b.ResetAfter, err = ParseDuration(v); return }},
+}
+
+var probeFields = []subField[Probe]{
+	{ProbeExec, func(p *Probe, v any) (err error) { p.Exec, err = targetValue(v); return }},
+	{ProbeHTTP, func(p *Probe, v any) (err error) { p.HTTP, err = targetValue(v); return }},
+	{ProbeTCP, func(p *Probe, v any) (err error) { p.TCP, err = targetValue(v); return }},
+	{ProbeLog, func(p *Probe, v any) (err error) { p.Log, err = targetValue(v); return }},
+	{"interval", func(p *Probe, v any) (err error) { p.Interval, err = ParseDuration(v); return }},
+	{"timeout", func(p *Probe, v any) (err error) { p.Timeout, err = ParseDuration(v); return }},
+	{"initial_delay", func(p *Probe, v any) (err error) { p.InitialDelay, err = ParseDuration(v); return }},
+	{"failure_threshold", func(p *Probe, v any) (err error) { p.FailureThreshold, err = intValue(v); return }},
+	{"success_threshold", func(p *Probe, v any) (err error) { p.SuccessThreshold, err = intValue(v); return }},
+}
+
+// decodeObject decodes the members of m into x, over what x holds: the
+// object field named field of a job config. It returns every problem,
+// each naming its field: unknown keys first (`unknown field
+// "flapping.attempt"`), then bad values in fields' order. A member that is
+// null keeps its default.
+func decodeObject[T any](field string, m map[string]any, fields []subField[T], x *T) []error {
+	var errs []error
+	for _, k := range unknownKeys(m, func(k string) bool {
+		return slices.ContainsFunc(fields, func(f subField[T]) bool { return f.name == k })
+	}) {
+		errs = append(errs, fmt.Errorf("unknown field %q", field+"."+k))
+	}
+	for _, f := range fields {
+		if v, ok := m[f.name]; ok && v != nil {
+			if err := f.set(x, v); err != nil {
+				errs = append(errs, fmt.Errorf("field %q: %w", field+"."+f.name, err))
+			}
+		}
+	}
+	return errs
 }
 
 // jobFromMap decodes a job config from a decoded JSON object (numbers as
@@ -128,10 +190,8 @@ func jobFromMap(m map[string]any) (Job, []error) {
 		if !ok || v == nil {
 			continue
 		}
-		if f.name == "flapping" {
-			var ferrs []error
-			j.Flapping, ferrs = flappingValue(v)
-			if len(ferrs) > 0 {
+		if f.set == nil {
+			if ferrs := objectFields[f.name](&j, v); len(ferrs) > 0 {
 				errs = append(errs, ferrs...)
 				failed[f.name] = true
 			}
@@ -151,6 +211,8 @@ func jobFromMap(m map[string]any) (Job, []error) {
 	return j, errs
 }
 
+// flappingValue accepts false or true (the defaults), or an object whose
+// fields left out take their defaults.
 func flappingValue(v any) (Flapping, []error) {
 	f := DefaultFlapping()
 	switch v := v.(type) {
@@ -158,22 +220,116 @@ func flappingValue(v any) (Flapping, []error) {
 		f.Enabled = v
 		return f, nil
 	case map[string]any:
-		var errs []error
-		for _, k := range unknownKeys(v, func(k string) bool {
-			return slices.ContainsFunc(flappingFields, func(f flappingField) bool { return f.name == k })
-		}) {
-			errs = append(errs, fmt.Errorf("unknown field %q", "flapping."+k))
-		}
-		for _, ff := range flappingFields {
-			if fv, ok := v[ff.name]; ok && fv != nil {
-				if err := ff.set(&f, fv); err != nil {
-					errs = append(errs, fmt.Errorf("field %q: %w", "flapping."+ff.name, err))
-				}
-			}
-		}
-		return f, errs
+		return f, decodeObject("flapping", v, flappingFields, &f)
 	default:
 		return f, []error{fmt.Errorf("field \"flapping\": want an object or false, got %s", typeName(v))}
+	}
+}
+
+// backoffValue accepts false or true (the defaults), or an object whose
+// fields left out take their defaults.
+func backoffValue(v any) (Backoff, []error) {
+	b := DefaultBackoff()
+	switch v := v.(type) {
+	case bool:
+		b.Enabled = v
+		return b, nil
+	case map[string]any:
+		return b, decodeObject("backoff", v, backoffFields, &b)
+	default:
+		return b, []error{fmt.Errorf("field \"backoff\": want an object or false, got %s", typeName(v))}
+	}
+}
+
+// probeValue accepts a probe object for the job's field (readiness or
+// liveness): its fields left out take DefaultProbe's values.
+func probeValue(field string, v any) (*Probe, []error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, []error{fmt.Errorf("field %q: want a probe object such as {\"tcp\": \"127.0.0.1:$PORT\"}, got %s", field, typeName(v))}
+	}
+	p := DefaultProbe()
+	return &p, decodeObject(field, m, probeFields, &p)
+}
+
+// targetValue accepts a probe's target: a non-empty string.
+func targetValue(v any) (string, error) {
+	s, err := stringValue(v)
+	if err == nil && s == "" {
+		err = errors.New("want a non-empty string")
+	}
+	return s, err
+}
+
+// floatValue accepts a JSON or TOML number.
+func floatValue(v any) (float64, error) {
+	switch v := v.(type) {
+	case json.Number:
+		f, err := strconv.ParseFloat(v.String(), 64)
+		if err != nil {
+			return 0, fmt.Errorf("want a number, got %s (out of range)", v)
+		}
+		return f, nil
+	case int64:
+		return float64(v), nil
+	case int:
+		return float64(v), nil
+	case float64:
+		return v, nil
+	}
+	return 0, fmt.Errorf("want a number, got %s", typeName(v))
+}
+
+// exitCodesValue accepts a list of integers, and returns it sorted without
+// duplicates.
+func exitCodesValue(v any) ([]int, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("want a list of integers, got %s", typeName(v))
+	}
+	codes := make([]int, 0, len(list))
+	for i, e := range list {
+		n, err := intValue(e)
+		if err != nil {
+			return nil, fmt.Errorf("item %d: %w", i, err)
+		}
+		codes = append(codes, n)
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes), nil
+}
+
+// dependsOnValue accepts an object {"job": condition} or a list of jobs,
+// each of which gets the condition DependReady. The names and conditions
+// are checked by Validate.
+func dependsOnValue(v any) (map[string]string, error) {
+	switch v := v.(type) {
+	case map[string]any:
+		deps := make(map[string]string, len(v))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			switch c := v[k].(type) {
+			case string:
+				deps[k] = c
+			case map[string]any:
+				// TOML reads { other.db = "ready" } as a table "other".
+				return nil, fmt.Errorf("condition of %q: want a string, got an object (in TOML, quote a session.job name: \"%s.…\" = \"ready\")", k, k)
+			default:
+				return nil, fmt.Errorf("condition of %q: want a string, got %s", k, typeName(c))
+			}
+		}
+		return deps, nil
+	case []any:
+		deps := make(map[string]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want a list of job names, item %d is %s", i, typeName(e))
+			}
+			deps[s] = DependReady
+		}
+		return deps, nil
+	default:
+		return nil, fmt.Errorf("want an object {\"job\": condition} or a list of jobs, got %s", typeName(v))
 	}
 }
 

@@ -22,7 +22,13 @@
 //	redirect_output   ["stdout", "stderr"]
 //	flapping          {attempts: 5, window: 10s, retry_in: 7s, max_retry: 5}
 //	start             true
-//	args, env, custom_streams  empty; everything else zero
+//	restart           "always"
+//	success_exit_codes [0]
+//	backoff           {initial: 100ms, max: 30s, factor: 2, reset_after: 30s}
+//	min_uptime        1s
+//	readiness, liveness  none; a probe's fields default to
+//	                  {interval: 1s, timeout: 1s, initial_delay: 0, failure_threshold: 3, success_threshold: 1}
+//	args, env, custom_streams, depends_on  empty; everything else zero
 //	bind              ["127.0.0.1:5000"] (config file)
 //	session           "" for ParseJob (the caller decides), "default" in a config file
 //
@@ -31,4 +37,6 @@
 //	cfg, err := conf.LoadConfig(path) // *Config with valid, defaulted Jobs
 //	job, err := conf.ParseJob(body)   // a POST /jobs/{session} body
 //	if old.Equal(job) { … }           // SIGHUP reload: leave it running
+//	err = conf.CheckDependencyCycles(append(loaded, job)) // before loading it
+//	for _, d := range job.Dependencies() { … } // d.Job is "<session>.<job>"
 package conf

@@ -70,7 +70,56 @@ type Job struct {
 	Priority int
 	// Port, when not 0, gives the n-th process PORT=Port+n.
 	Port int
+	// Restart says what happens when a slot's process ends by itself:
+	// RestartAlways respawns it (the default, gaffer's behaviour),
+	// RestartOnFailure only when its exit does not count as a success
+	// (see SuccessExitCodes), RestartNever leaves the slot exited. It must
+	// be one of the three ("" is invalid).
+	Restart string
+	// SuccessExitCodes are the exit codes that count as success for
+	// RestartOnFailure and DependCompleted (default [0]; each 0 to 255, at
+	// least one). The parsers return them sorted, without duplicates, and
+	// never nil; Equal compares them as sets.
+	SuccessExitCodes []int
+	// Backoff paces the respawns of a slot after crashes (default
+	// DefaultBackoff()).
+	Backoff Backoff
+	// MinUptime is how long a process without a readiness probe must run
+	// to become ready; one that exits sooner counts as a crash for backoff
+	// (default 1s, >= 0). JSON and TOML take seconds or a duration string.
+	MinUptime time.Duration
+	// Readiness is the probe a process must pass to become ready; nil
+	// means none (MinUptime decides).
+	Readiness *Probe
+	// Liveness is the probe whose failures restart a ready process; nil
+	// means none. It cannot be a log probe.
+	Liveness *Probe
+	// DependsOn maps each dependency, as written ("db", "other.db",
+	// "other/db"), to the condition it must reach before the job starts:
+	// DependStarted, DependReady or DependCompleted. JSON and TOML take an
+	// object {"job": condition} or a list of jobs (each DependReady). The
+	// parsers never return nil. See Dependencies for the resolved form.
+	// Validate rejects an invalid name or condition, a dependency on the
+	// job itself and two entries naming one job; while Session is "" only
+	// a bare name is taken for the job's own session (so "default.web" is
+	// checked once the session is set). Cycles through other jobs are
+	// found by CheckDependencyCycles.
+	DependsOn map[string]string
 }
+
+// Restart policies (Job.Restart).
+const (
+	RestartAlways    = "always"     // respawn whenever the process ends
+	RestartOnFailure = "on-failure" // respawn unless it exited with a success code
+	RestartNever     = "never"      // never respawn
+)
+
+// Dependency conditions (the values of Job.DependsOn).
+const (
+	DependStarted   = "started"   // the dependency has a spawned process
+	DependReady     = "ready"     // all the dependency's slots are running
+	DependCompleted = "completed" // the dependency ran and every slot exited with a success code
+)
 
 // Flapping configures restart-storm detection (API.md "Flapping"): when a
 // job's processes exit unexpectedly Attempts times within Window, stop
@@ -104,6 +153,8 @@ const (
 	DefaultFlapWindow      = 10 * time.Second
 	DefaultFlapRetryIn     = 7 * time.Second
 	DefaultFlapMaxRetry    = 5
+	DefaultRestart         = RestartAlways
+	DefaultMinUptime       = time.Second
 )
 
 // DefaultFlapping returns the default flapping settings: enabled, 5
@@ -122,33 +173,44 @@ func DefaultFlapping() Flapping {
 // required fields (Name, Cmd) empty.
 func DefaultJob() Job {
 	return Job{
-		Args:            []string{},
-		Env:             map[string]string{},
-		OSEnv:           true,
-		NumProcesses:    DefaultNumProcesses,
-		GracefulTimeout: DefaultGracefulTimeout,
-		StopSignal:      DefaultStopSignal,
-		RedirectOutput:  []string{"stdout", "stderr"},
-		CustomStreams:   []string{},
-		Flapping:        DefaultFlapping(),
-		Start:           true,
+		Args:             []string{},
+		Env:              map[string]string{},
+		OSEnv:            true,
+		NumProcesses:     DefaultNumProcesses,
+		GracefulTimeout:  DefaultGracefulTimeout,
+		StopSignal:       DefaultStopSignal,
+		RedirectOutput:   []string{"stdout", "stderr"},
+		CustomStreams:    []string{},
+		Flapping:         DefaultFlapping(),
+		Start:            true,
+		Restart:          DefaultRestart,
+		SuccessExitCodes: []int{0},
+		Backoff:          DefaultBackoff(),
+		MinUptime:        DefaultMinUptime,
+		DependsOn:        map[string]string{},
 	}
 }
 
-// Clone returns a deep copy of j: its slices and map are not shared.
+// Clone returns a deep copy of j: its slices, maps and probes are not
+// shared.
 func (j Job) Clone() Job {
 	c := j
 	c.Args = slices.Clone(j.Args)
 	c.Env = maps.Clone(j.Env)
 	c.RedirectOutput = slices.Clone(j.RedirectOutput)
 	c.CustomStreams = slices.Clone(j.CustomStreams)
+	c.SuccessExitCodes = slices.Clone(j.SuccessExitCodes)
+	c.Readiness = j.Readiness.clone()
+	c.Liveness = j.Liveness.clone()
+	c.DependsOn = maps.Clone(j.DependsOn)
 	return c
 }
 
 // Equal reports whether j and o configure the same job: every field equal,
-// nil and empty slices and maps alike, and the flapping settings compared
-// only when flapping is enabled (a disabled one ignores them). The daemon's
-// reload leaves a job running when its old and new configs are Equal.
+// nil and empty slices and maps alike, success exit codes compared as sets,
+// probes by value, and the flapping and backoff settings compared only
+// when enabled (a disabled one ignores them). The daemon's reload leaves a
+// job running when its old and new configs are Equal.
 func (j Job) Equal(o Job) bool {
 	return j.Session == o.Session &&
 		j.Name == o.Name &&
@@ -169,7 +231,19 @@ func (j Job) Equal(o Job) bool {
 		j.Flapping.equal(o.Flapping) &&
 		j.Start == o.Start &&
 		j.Priority == o.Priority &&
-		j.Port == o.Port
+		j.Port == o.Port &&
+		j.Restart == o.Restart &&
+		slices.Equal(codeSet(j.SuccessExitCodes), codeSet(o.SuccessExitCodes)) &&
+		j.Backoff.equal(o.Backoff) &&
+		j.MinUptime == o.MinUptime &&
+		j.Readiness.equal(o.Readiness) &&
+		j.Liveness.equal(o.Liveness) &&
+		maps.Equal(j.DependsOn, o.DependsOn)
+}
+
+// codeSet returns codes sorted without duplicates, in a new slice.
+func codeSet(codes []int) []int {
+	return slices.Compact(slices.Sorted(slices.Values(codes)))
 }
 
 func (f Flapping) equal(o Flapping) bool {
@@ -322,6 +396,30 @@ func (j Job) problems() []problem {
 	if j.Port < 0 || j.Port > 65535 {
 		add("port", "must be 1 to 65535 (or 0 for none), got %d", j.Port)
 	}
+	switch j.Restart {
+	case RestartAlways, RestartOnFailure, RestartNever:
+	default:
+		add("restart", "want %q, %q or %q, got %q", RestartAlways, RestartOnFailure, RestartNever, j.Restart)
+	}
+	if len(j.SuccessExitCodes) == 0 {
+		add("success_exit_codes", "want at least one exit code")
+	}
+	for _, c := range j.SuccessExitCodes {
+		if c < 0 || c > 255 {
+			add("success_exit_codes", "exit code %d is out of range: want 0 to 255", c)
+		}
+	}
+	ps = append(ps, j.Backoff.problems()...)
+	if j.MinUptime < 0 {
+		add("min_uptime", "must be >= 0, got %s", j.MinUptime)
+	}
+	if j.Readiness != nil {
+		ps = append(ps, j.Readiness.problems("readiness", true)...)
+	}
+	if j.Liveness != nil {
+		ps = append(ps, j.Liveness.problems("liveness", false)...)
+	}
+	ps = append(ps, j.dependsOnProblems()...)
 	return ps
 }
 
@@ -344,80 +442,127 @@ func checkID(s, what string) string {
 	return ""
 }
 
-// JobJSON is the API and config form of a Job, keys in API.md's order:
-// what MarshalJSON writes. An answer that embeds a Job can carry its
-// JobJSON instead, which encoding/json writes in the same pass as the
-// rest, rather than calling MarshalJSON and re-reading its output.
-type JobJSON struct {
-	Session         string            `json:"session,omitempty"`
-	Name            string            `json:"name"`
-	Cmd             string            `json:"cmd"`
-	Args            []string          `json:"args"`
-	Env             map[string]string `json:"env"`
-	OSEnv           bool              `json:"os_env"`
-	Cwd             string            `json:"cwd"`
-	Shell           bool              `json:"shell"`
-	UID             string            `json:"uid"`
-	GID             string            `json:"gid"`
-	NumProcesses    int               `json:"numprocesses"`
-	GracefulTimeout json.Number       `json:"graceful_timeout"`
-	StopSignal      string            `json:"stop_signal"`
-	RedirectOutput  []string          `json:"redirect_output"`
-	RedirectInput   bool              `json:"redirect_input"`
-	CustomStreams   []string          `json:"custom_streams"`
-	Flapping        any               `json:"flapping"` // false or a FlappingJSON
-	Start           bool              `json:"start"`
-	Priority        int               `json:"priority"`
-	Port            *int              `json:"port"`
+// jobJSON is the API and config form of a Job, keys in API.md's order:
+// what MarshalJSON writes.
+type jobJSON struct {
+	Session          string            `json:"session,omitempty"`
+	Name             string            `json:"name"`
+	Cmd              string            `json:"cmd"`
+	Args             []string          `json:"args"`
+	Env              map[string]string `json:"env"`
+	OSEnv            bool              `json:"os_env"`
+	Cwd              string            `json:"cwd"`
+	Shell            bool              `json:"shell"`
+	UID              string            `json:"uid"`
+	GID              string            `json:"gid"`
+	NumProcesses     int               `json:"numprocesses"`
+	GracefulTimeout  json.Number       `json:"graceful_timeout"`
+	StopSignal       string            `json:"stop_signal"`
+	RedirectOutput   []string          `json:"redirect_output"`
+	RedirectInput    bool              `json:"redirect_input"`
+	CustomStreams    []string          `json:"custom_streams"`
+	Flapping         any               `json:"flapping"` // false or a flappingJSON
+	Start            bool              `json:"start"`
+	Priority         int               `json:"priority"`
+	Port             *int              `json:"port"`
+	Restart          string            `json:"restart"`
+	SuccessExitCodes []int             `json:"success_exit_codes"`
+	Backoff          any               `json:"backoff"` // false or a backoffJSON
+	MinUptime        json.Number       `json:"min_uptime"`
+	Readiness        *probeJSON        `json:"readiness"`
+	Liveness         *probeJSON        `json:"liveness"`
+	DependsOn        map[string]string `json:"depends_on"`
 }
 
-// FlappingJSON is the API and config form of a job's flapping settings.
-type FlappingJSON struct {
+// flappingJSON is the API and config form of a job's flapping settings.
+type flappingJSON struct {
 	Attempts int         `json:"attempts"`
 	Window   json.Number `json:"window"`
 	RetryIn  json.Number `json:"retry_in"`
 	MaxRetry int         `json:"max_retry"`
 }
 
+// backoffJSON is the API and config form of enabled backoff settings.
+type backoffJSON struct {
+	Initial    json.Number `json:"initial"`
+	Max        json.Number `json:"max"`
+	Factor     float64     `json:"factor"`
+	ResetAfter json.Number `json:"reset_after"`
+}
+
+// probeJSON is the API and config form of a probe: its one kind key, then
+// every setting.
+type probeJSON struct {
+	Exec             string      `json:"exec,omitempty"`
+	HTTP             string      `json:"http,omitempty"`
+	TCP              string      `json:"tcp,omitempty"`
+	Log              string      `json:"log,omitempty"`
+	Interval         json.Number `json:"interval"`
+	Timeout          json.Number `json:"timeout"`
+	InitialDelay     json.Number `json:"initial_delay"`
+	FailureThreshold int         `json:"failure_threshold"`
+	SuccessThreshold int         `json:"success_threshold"`
+}
+
 // MarshalJSON encodes j in the API and config form: API.md's snake_case
 // keys, durations as seconds (exact decimals such as 10 or 0.5), the stop
-// signal by name ("TERM"), flapping as an object or false, port null when
-// 0, session left out when empty, lists and env never null.
-// ParseJob(MarshalJSON(j)) gives back a Job Equal to j.
-func (j Job) MarshalJSON() ([]byte, error) { return json.Marshal(j.JSON()) }
+// signal by name ("TERM"), flapping and backoff as an object or false,
+// port null when 0, readiness and liveness null when absent, depends_on
+// always an object {"job": condition}, session left out when empty, lists
+// and objects never null. ParseJob(MarshalJSON(j)) gives back a Job Equal
+// to j.
+func (j Job) MarshalJSON() ([]byte, error) { return json.Marshal(j.jsonForm()) }
 
-// JSON returns j in the API and config form (see MarshalJSON).
-func (j Job) JSON() JobJSON {
-	v := JobJSON{
-		Session:         j.Session,
-		Name:            j.Name,
-		Cmd:             j.Cmd,
-		Args:            nonNil(j.Args),
-		Env:             j.Env,
-		OSEnv:           j.OSEnv,
-		Cwd:             j.Cwd,
-		Shell:           j.Shell,
-		UID:             j.UID,
-		GID:             j.GID,
-		NumProcesses:    j.NumProcesses,
-		GracefulTimeout: seconds(j.GracefulTimeout),
-		StopSignal:      SignalName(j.StopSignal),
-		RedirectOutput:  nonNil(j.RedirectOutput),
-		RedirectInput:   j.RedirectInput,
-		CustomStreams:   nonNil(j.CustomStreams),
-		Flapping:        false,
-		Start:           j.Start,
-		Priority:        j.Priority,
+// jsonForm returns j in the API and config form (see MarshalJSON).
+func (j Job) jsonForm() jobJSON {
+	v := jobJSON{
+		Session:          j.Session,
+		Name:             j.Name,
+		Cmd:              j.Cmd,
+		Args:             nonNil(j.Args),
+		Env:              j.Env,
+		OSEnv:            j.OSEnv,
+		Cwd:              j.Cwd,
+		Shell:            j.Shell,
+		UID:              j.UID,
+		GID:              j.GID,
+		NumProcesses:     j.NumProcesses,
+		GracefulTimeout:  seconds(j.GracefulTimeout),
+		StopSignal:       SignalName(j.StopSignal),
+		RedirectOutput:   nonNil(j.RedirectOutput),
+		RedirectInput:    j.RedirectInput,
+		CustomStreams:    nonNil(j.CustomStreams),
+		Flapping:         false,
+		Start:            j.Start,
+		Priority:         j.Priority,
+		Restart:          j.Restart,
+		SuccessExitCodes: nonNil(j.SuccessExitCodes),
+		Backoff:          false,
+		MinUptime:        seconds(j.MinUptime),
+		Readiness:        j.Readiness.jsonForm(),
+		Liveness:         j.Liveness.jsonForm(),
+		DependsOn:        j.DependsOn,
 	}
 	if v.Env == nil {
 		v.Env = map[string]string{}
 	}
+	if v.DependsOn == nil {
+		v.DependsOn = map[string]string{}
+	}
 	if f := j.Flapping; f.Enabled {
-		v.Flapping = FlappingJSON{
+		v.Flapping = flappingJSON{
 			Attempts: f.Attempts,
 			Window:   seconds(f.Window),
 			RetryIn:  seconds(f.RetryIn),
 			MaxRetry: f.MaxRetry,
+		}
+	}
+	if b := j.Backoff; b.Enabled {
+		v.Backoff = backoffJSON{
+			Initial:    seconds(b.Initial),
+			Max:        seconds(b.Max),
+			Factor:     b.Factor,
+			ResetAfter: seconds(b.ResetAfter),
 		}
 	}
 	if j.Port != 0 {
@@ -438,9 +583,9 @@ func (j *Job) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func nonNil(s []string) []string {
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
