@@ -231,7 +231,7 @@ func fakeBubble(t *testing.T, setup func(*fakeSystem), test func(t *testing.T, f
 		if setup != nil {
 			setup(f)
 		}
-		m := newManager(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, f)
+		m := newWithSystem(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, f)
 		test(t, f, m)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 		defer cancel()
@@ -256,7 +256,7 @@ type timedEvent struct {
 
 func record(t *testing.T, m *Manager) *recorder {
 	t.Helper()
-	sub, err := m.Subscribe(context.Background(), 1<<16)
+	sub, err := m.Subscribe(context.Background(), 1<<16, "")
 	if err != nil {
 		t.Fatal(err)
 	}

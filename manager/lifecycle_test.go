@@ -153,12 +153,12 @@ func TestRestartPolicy(t *testing.T) {
 		respawned bool
 		state     string // the job's, once its process ended
 	}{
-		{conf.RestartAlways, nil, 0, 0, true, JobDegraded},
-		{conf.RestartAlways, nil, 1, 0, true, JobDegraded},
+		{conf.RestartAlways, nil, 0, 0, true, JobFlapping}, // its one slot is in backoff
+		{conf.RestartAlways, nil, 1, 0, true, JobFlapping},
 		{conf.RestartOnFailure, nil, 0, 0, false, JobCompleted},
-		{conf.RestartOnFailure, nil, 1, 0, true, JobDegraded},
+		{conf.RestartOnFailure, nil, 1, 0, true, JobFlapping},
 		{conf.RestartOnFailure, []int{0, 3}, 3, 0, false, JobCompleted},
-		{conf.RestartOnFailure, nil, 0, syscall.SIGSEGV, true, JobDegraded},
+		{conf.RestartOnFailure, nil, 0, syscall.SIGSEGV, true, JobFlapping},
 		{conf.RestartNever, nil, 1, 0, false, JobStopped},
 		{conf.RestartNever, nil, 0, 0, false, JobCompleted},
 	}

@@ -69,11 +69,11 @@ type Manager struct {
 
 // New starts a manager's loop.
 func New(opts Options) *Manager {
-	return newManager(opts, newOSSystem(opts.ReapAll))
+	return newWithSystem(opts, newOSSystem(opts.ReapAll))
 }
 
-// newManager starts a manager on sys (the tests' fake system, or the OS).
-func newManager(opts Options, sys system) *Manager {
+// newWithSystem starts a manager on sys (the tests' fake system, or the OS).
+func newWithSystem(opts Options, sys system) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

@@ -457,12 +457,12 @@ func TestStopProcessIsRespawned(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "a replacement in the same slot", func() bool {
-		now, _ := m.Pids(bg, name)
+		now, _ := m.Pids(bg, name) // by slot
 		if len(now) != 2 || now[0] == pids[0] {
 			return false
 		}
-		info, _ := m.ProcessInfo(bg, now[1])
-		return info.Env["PORT"] == first.Env["PORT"]
+		info, _ := m.ProcessInfo(bg, now[0])
+		return info.Env["PORT"] == first.Env["PORT"] && info.Slot == 1
 	})
 	if first.Env["PORT"] != "7000" {
 		t.Fatalf("first process PORT = %q, want 7000", first.Env["PORT"])

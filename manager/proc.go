@@ -155,11 +155,18 @@ func (m *Manager) processSpec(p *proc) (process.Spec, error) {
 			}
 			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
 				n := min(len(data), maxChunk)
-				m.output.Publish(Chunk{Name: name, Pid: pid, Stream: label, Data: bytes.Clone(data[:n])}, topicPrefix+label)
+				m.publishChunk(Chunk{Name: name, Pid: pid, Stream: label}, data[:n], topicPrefix+label)
 				data = data[n:]
 			}
 		},
 	}, nil
+}
+
+// publishChunk publishes c with a copy of data on topic: the copy is the
+// chunk's own, which every receiver may keep.
+func (m *Manager) publishChunk(c Chunk, data []byte, topic string) {
+	c.Data = bytes.Clone(data)
+	m.output.Publish(c, topic)
 }
 
 // matches reports whether a line of data (lines ending in '\n') matches,
