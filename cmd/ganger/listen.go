@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,24 +18,10 @@ import (
 // daemon's user can reach. ganger start listens through here too.
 
 // loopbackOnly reports whether every bind address is a unix socket or a
-// loopback host (127.0.0.0/8, ::1, localhost).
+// loopback host:port (see conf.LoopbackBind).
 func loopbackOnly(binds []string) bool {
 	for _, b := range binds {
-		network, addr, err := conf.ParseBind(b)
-		if err != nil {
-			return false
-		}
-		if network == "unix" {
-			continue
-		}
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return false
-		}
-		if strings.EqualFold(host, "localhost") {
-			continue
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		if !conf.LoopbackBind(b) {
 			return false
 		}
 	}
