@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/client"
 	"github.com/ganger/ganger/conf"
 )
@@ -52,7 +54,7 @@ graceful_timeout = 1
 
 	addr := d.Addrs()[0].String()
 	c := client.New(addr, "")
-	wait(t, func() bool {
+	await.Until(t, 15*time.Second, "web to run", func() bool {
 		info, err := c.Job(ctx, "web")
 		return err == nil && info.Running == 1
 	})
@@ -96,7 +98,7 @@ graceful_timeout = 1
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(await.Scale(20 * time.Second)):
 		t.Fatal("Run did not return after its context ended")
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
@@ -107,17 +109,6 @@ graceful_timeout = 1
 	}
 	if strings.Contains(logBuf.String(), "level=ERROR") && !strings.Contains(logBuf.String(), "config file not reloaded") {
 		t.Errorf("errors in the log:\n%s", logBuf.String())
-	}
-}
-
-func wait(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 15s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
