@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 // Tests of the Procfile commands: start, run, check and export.
@@ -81,7 +83,7 @@ func checkNothingLeft(t *testing.T, stdout, marker string) {
 	if len(pids) == 0 {
 		t.Fatalf("no spawned process in the output:\n%s", stdout)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "every process group to end", func() bool {
 		for _, pid := range pids {
 			if len(procsInGroup(pid)) > 0 {
 				return false
@@ -126,7 +128,7 @@ func TestProcfileStart(t *testing.T) {
 
 	// A crashing entry is restarted, and the output says so.
 	waitOutputMatch(t, g, `(?m)^`+timeRE+` system +\| crash\.1 exited with code 3, restarting$`)
-	waitFor(t, 20*time.Second, func() bool {
+	await.Until(t, 20*time.Second, "crash.1 to start twice", func() bool {
 		return len(regexp.MustCompile(`system +\| crash\.1 started`).FindAllString(g.Stdout(), -1)) >= 2
 	})
 
