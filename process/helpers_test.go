@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,7 +80,7 @@ func (h *harness) cleanup() {
 	procs := h.procs
 	h.mu.Unlock()
 	for _, p := range procs {
-		if err := p.Kill(); err != nil && !errors.Is(err, ErrGone) {
+		if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
 			h.t.Errorf("cleanup: %v", err)
 		}
 		h.r.Watch(p.Pid())

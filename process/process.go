@@ -324,10 +324,6 @@ func (p *Process) Terminate(sig syscall.Signal) error {
 	return nil
 }
 
-// Kill sends SIGKILL to the group. It returns ErrGone when no process is
-// left in the group.
-func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
-
 // GroupAlive reports whether any process is left in the group. A member
 // that has exited but not been reaped yet (a zombie) still counts.
 func (p *Process) GroupAlive() bool {

@@ -139,7 +139,7 @@ func TestKillReachesGrandchildren(t *testing.T) {
 	h := newHarness(t)
 	p := h.start(Spec{Path: "sh", Args: []string{"sh", "-c", "sleep 30 & exec sleep 30"}})
 	await.Until(t, limit, "two processes in the group", func() bool { return len(liveInGroup(t, p.Pid())) == 2 })
-	if err := p.Kill(); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	e := h.waitExit(p.Pid())
@@ -164,8 +164,8 @@ func TestSignalAfterGroupGone(t *testing.T) {
 	if err := p.Terminate(syscall.SIGTERM); !errors.Is(err, ErrGone) {
 		t.Errorf("Terminate = %v, want ErrGone", err)
 	}
-	if err := p.Kill(); !errors.Is(err, ErrGone) {
-		t.Errorf("Kill = %v, want ErrGone", err)
+	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, ErrGone) {
+		t.Errorf("Signal(SIGKILL) = %v, want ErrGone", err)
 	}
 	if _, err := p.Stats(); !errors.Is(err, ErrGone) {
 		t.Errorf("Stats = %v, want ErrGone", err)
@@ -187,7 +187,8 @@ func TestExitStatus(t *testing.T) {
 			stop: func(p *Process) error { return p.Terminate(syscall.SIGTERM) }, signal: syscall.SIGTERM},
 		{name: "terminated through sh", args: []string{"sh", "-c", "sleep 1000"},
 			stop: func(p *Process) error { return p.Terminate(syscall.SIGTERM) }, signal: syscall.SIGTERM},
-		{name: "killed", args: []string{"sleep", "30"}, stop: (*Process).Kill, signal: syscall.SIGKILL},
+		{name: "killed", args: []string{"sleep", "30"},
+			stop: func(p *Process) error { return p.Signal(syscall.SIGKILL) }, signal: syscall.SIGKILL},
 		{name: "hup", args: []string{"sleep", "30"},
 			stop: func(p *Process) error { return p.Signal(syscall.SIGHUP) }, signal: syscall.SIGHUP},
 	}
@@ -624,7 +625,7 @@ func TestStartErrors(t *testing.T) {
 			}
 			p, err := Start(spec)
 			if err == nil {
-				p.Kill()
+				p.Signal(syscall.SIGKILL)
 				p.Release()
 				t.Fatalf("Start succeeded, pid %d", p.Pid())
 			}

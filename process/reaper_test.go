@@ -105,7 +105,7 @@ func TestReaperPidfds(t *testing.T) {
 	}
 	await.Until(t, limit, "a pidfd per child", func() bool { return openPidfds(t) == base+n })
 	for _, p := range pids {
-		if err := p.Kill(); err != nil {
+		if err := p.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	}

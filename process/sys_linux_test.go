@@ -76,7 +76,7 @@ func helperRlimit() error {
 	if err != nil {
 		return err
 	}
-	p.Kill()
+	p.Signal(syscall.SIGKILL)
 	viaExec, err := exec.Command("sh", "-c", "ulimit -Sn").Output()
 	if err != nil {
 		return err
