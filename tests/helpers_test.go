@@ -380,23 +380,27 @@ func alive(pid int) bool {
 	return ok && st.state != 'Z'
 }
 
-// procsInGroup returns the live (non-zombie) processes of a process group.
-func procsInGroup(pgid int) []int {
+// procsWhere returns the pids in /proc for which keep holds.
+func procsWhere(keep func(pid int) bool) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	var out []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readStat(pid); ok && st.pgid == pgid && st.state != 'Z' {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && keep(pid) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// procsInGroup returns the live (non-zombie) processes of a process group.
+func procsInGroup(pgid int) []int {
+	return procsWhere(func(pid int) bool {
+		st, ok := readStat(pid)
+		return ok && st.pgid == pgid && st.state != 'Z'
+	})
 }
 
 // httpDo sends a request (token, when not "", as a Bearer token; body, when

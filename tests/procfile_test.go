@@ -44,25 +44,10 @@ func writeTestFile(t *testing.T, dir, name, data string) string {
 
 // procsWithEnv returns the live processes whose environment holds kv.
 func procsWithEnv(kv string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		if slices.Contains(strings.Split(string(env), "\x00"), kv) && alive(pid) {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return procsWhere(func(pid int) bool {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		return err == nil && slices.Contains(strings.Split(string(env), "\x00"), kv) && alive(pid)
+	})
 }
 
 // spawnedPids returns the os pids of the "X started (pid N" system lines.
