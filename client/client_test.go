@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/client"
 	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/httpapi"
@@ -26,7 +28,7 @@ func newServer(t *testing.T, tokens ...conf.Token) string {
 	srv := httptest.NewServer(httpapi.New(httpapi.Options{Manager: m, Tokens: tokens, Logger: quiet}))
 	t.Cleanup(func() {
 		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), await.Scale(10*time.Second))
 		defer cancel()
 		m.Close(ctx)
 	})
@@ -34,20 +36,9 @@ func newServer(t *testing.T, tokens ...conf.Token) string {
 }
 
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), await.Scale(20*time.Second))
 	t.Cleanup(cancel)
 	return c
-}
-
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func TestJobLifecycle(t *testing.T) {
@@ -75,7 +66,7 @@ func TestJobLifecycle(t *testing.T) {
 		t.Errorf("Load with an unknown field: %#v", err)
 	}
 
-	eventually(t, func() bool {
+	await.Until(t, 10*time.Second, "app.web to run", func() bool {
 		info, err := c.Job(ctx, "app/web")
 		return err == nil && info.Running == 1
 	})
@@ -105,7 +96,7 @@ func TestJobLifecycle(t *testing.T) {
 	}
 
 	var pid int
-	eventually(t, func() bool {
+	await.Until(t, 10*time.Second, "the pid of app.web", func() bool {
 		pids, err := c.Pids(ctx, "app.web")
 		if err == nil && len(pids) == 1 {
 			pid = pids[0]
@@ -131,7 +122,7 @@ func TestJobLifecycle(t *testing.T) {
 	if err := c.StopJob(ctx, "app.web"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool {
+	await.Until(t, 10*time.Second, "app.web to be inactive", func() bool {
 		active, err := c.Active(ctx, "app.web")
 		return err == nil && !active
 	})

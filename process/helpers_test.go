@@ -9,22 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
 	"github.com/ganger/ganger/internal/leakcheck"
 )
 
-// timeout bounds every wait in these tests; GANGER_TEST_SLOW multiplies
-// it on slow machines.
-var timeout = 10 * time.Second * time.Duration(timeoutScale())
+// limit bounds every wait in these tests; timeout is limit scaled for
+// slow machines (see await.Scale).
+const limit = 10 * time.Second
 
-func timeoutScale() int {
-	if n, err := strconv.Atoi(os.Getenv("GANGER_TEST_SLOW")); err == nil && n > 0 {
-		return n
-	}
-	return 1
-}
+var timeout = await.Scale(limit)
 
 // helperEnv selects a helper mode when the test binary runs itself.
 const helperEnv = "GANGER_PROCESS_HELPER"
@@ -35,18 +32,6 @@ func TestMain(m *testing.M) {
 	}
 	// The spawner thread lives for the rest of the program by design.
 	leakcheck.Main(m, timeout, leakcheck.Filter{Code: []string{"ganger/process."}, Ignore: []string{"process.spawnLoop"}})
-}
-
-// eventually polls cond until it holds, failing the test after timeout.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // testEnv is a minimal environment for children.
@@ -95,7 +80,7 @@ func (h *harness) cleanup() {
 	procs := h.procs
 	h.mu.Unlock()
 	for _, p := range procs {
-		if err := p.Kill(); err != nil && !errors.Is(err, ErrGone) {
+		if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, ErrGone) {
 			h.t.Errorf("cleanup: %v", err)
 		}
 		h.r.Watch(p.Pid())
@@ -198,12 +183,8 @@ func (c *collector) get(label string) []byte {
 // waitOutput waits until label's output equals want.
 func (c *collector) waitOutput(t *testing.T, label string, want []byte) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !bytes.Equal(c.get(label), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("output %q = %q, want %q", label, c.get(label), want)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !await.Poll(limit, func() bool { return bytes.Equal(c.get(label), want) }) {
+		t.Fatalf("output %q = %q, want %q", label, c.get(label), want)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -32,9 +30,10 @@ var (
 // Spec describes one process to start. All fields are already resolved by
 // the caller except the user, the group and the PATH lookup.
 type Spec struct {
-	// Path is the program. Without a slash it is looked up in the PATH
-	// found in Env (or else in the daemon's PATH), skipping relative PATH
-	// entries. A relative path with a slash is relative to Dir.
+	// Path is the program, found with LookPath(Path, Dir, Env): without a
+	// slash it is looked up in the PATH found in Env (or else in the
+	// daemon's PATH), skipping relative PATH entries; a relative path with
+	// a slash is relative to Dir.
 	Path string
 	// Args is the full argv, including argv[0]; empty means {Path}.
 	Args []string
@@ -114,7 +113,7 @@ func start(spec Spec) (_ *Process, err error) {
 	if err := checkDir(spec.Dir); err != nil {
 		return nil, err
 	}
-	argv0, err := findProgram(spec.Path, spec.Dir, spec.Env)
+	argv0, err := LookPath(spec.Path, spec.Dir, spec.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -282,53 +281,6 @@ func checkDir(dir string) error {
 	return nil
 }
 
-// findProgram returns the path to execute for prog. A name without a slash
-// is searched in the PATH of env (the daemon's PATH if env has none); a
-// relative path is relative to dir, since the child changes to dir before
-// it executes the program.
-func findProgram(prog, dir string, env []string) (string, error) {
-	if prog == "" {
-		return "", fmt.Errorf("%w: empty program name", ErrNotFound)
-	}
-	if strings.Contains(prog, "/") {
-		path := prog
-		if !filepath.IsAbs(path) && dir != "" {
-			path = filepath.Join(dir, path)
-		}
-		if _, err := os.Stat(path); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return "", fmt.Errorf("%w: %s does not exist", ErrNotFound, path)
-			}
-			// Let exec report anything else (permission denied…).
-		}
-		return path, nil
-	}
-	pathEnv, ok := lookupEnv(env, "PATH")
-	if !ok {
-		pathEnv = os.Getenv("PATH")
-	}
-	for _, d := range filepath.SplitList(pathEnv) {
-		if !filepath.IsAbs(d) {
-			continue // "" or "." would depend on the directory: never trust it
-		}
-		path := filepath.Join(d, prog)
-		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("%w: %q not found in PATH", ErrNotFound, prog)
-}
-
-// lookupEnv returns the value of the last "key=" entry in env.
-func lookupEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
-}
-
 // forkError turns a failure reported by the child before exec into a
 // readable error, telling a directory that vanished from a missing program.
 func forkError(err error, dir string) error {
@@ -371,10 +323,6 @@ func (p *Process) Terminate(sig syscall.Signal) error {
 	}
 	return nil
 }
-
-// Kill sends SIGKILL to the group. It returns ErrGone when no process is
-// left in the group.
-func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
 
 // GroupAlive reports whether any process is left in the group. A member
 // that has exited but not been reaped yet (a zombie) still counts.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +34,7 @@ func TestArgvEnvCwdReachChild(t *testing.T) {
 	readProc := func(name string) string {
 		t.Helper()
 		var b []byte
-		eventually(t, "/proc/<pid>/"+name, func() bool {
+		await.Until(t, limit, "/proc/<pid>/"+name, func() bool {
 			var err error
 			b, err = os.ReadFile(fmt.Sprintf("/proc/%d/%s", p.Pid(), name))
 			if err != nil {
@@ -136,15 +138,15 @@ func TestKillReachesGrandchildren(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	p := h.start(Spec{Path: "sh", Args: []string{"sh", "-c", "sleep 30 & exec sleep 30"}})
-	eventually(t, "two processes in the group", func() bool { return len(liveInGroup(t, p.Pid())) == 2 })
-	if err := p.Kill(); err != nil {
+	await.Until(t, limit, "two processes in the group", func() bool { return len(liveInGroup(t, p.Pid())) == 2 })
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	e := h.waitExit(p.Pid())
 	if !e.Status.Signaled() || e.Status.Signal() != syscall.SIGKILL {
 		t.Errorf("status %v, want killed by SIGKILL", e.Status)
 	}
-	eventually(t, "no process left in the group", func() bool { return len(liveInGroup(t, p.Pid())) == 0 })
+	await.Until(t, limit, "no process left in the group", func() bool { return len(liveInGroup(t, p.Pid())) == 0 })
 }
 
 func TestSignalAfterGroupGone(t *testing.T) {
@@ -162,8 +164,8 @@ func TestSignalAfterGroupGone(t *testing.T) {
 	if err := p.Terminate(syscall.SIGTERM); !errors.Is(err, ErrGone) {
 		t.Errorf("Terminate = %v, want ErrGone", err)
 	}
-	if err := p.Kill(); !errors.Is(err, ErrGone) {
-		t.Errorf("Kill = %v, want ErrGone", err)
+	if err := p.Signal(syscall.SIGKILL); !errors.Is(err, ErrGone) {
+		t.Errorf("Signal(SIGKILL) = %v, want ErrGone", err)
 	}
 	if _, err := p.Stats(); !errors.Is(err, ErrGone) {
 		t.Errorf("Stats = %v, want ErrGone", err)
@@ -185,7 +187,8 @@ func TestExitStatus(t *testing.T) {
 			stop: func(p *Process) error { return p.Terminate(syscall.SIGTERM) }, signal: syscall.SIGTERM},
 		{name: "terminated through sh", args: []string{"sh", "-c", "sleep 1000"},
 			stop: func(p *Process) error { return p.Terminate(syscall.SIGTERM) }, signal: syscall.SIGTERM},
-		{name: "killed", args: []string{"sleep", "30"}, stop: (*Process).Kill, signal: syscall.SIGKILL},
+		{name: "killed", args: []string{"sleep", "30"},
+			stop: func(p *Process) error { return p.Signal(syscall.SIGKILL) }, signal: syscall.SIGKILL},
 		{name: "hup", args: []string{"sleep", "30"},
 			stop: func(p *Process) error { return p.Signal(syscall.SIGHUP) }, signal: syscall.SIGHUP},
 	}
@@ -223,7 +226,7 @@ func TestTerminateWakesStoppedProcess(t *testing.T) {
 	if err := p.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the process to stop", func() bool { return mustStat(t, p.Pid()).state == 'T' })
+	await.Until(t, limit, "the process to stop", func() bool { return mustStat(t, p.Pid()).state == 'T' })
 	if err := p.Terminate(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +489,7 @@ func TestBlockedWriteUnblockedByClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	eventually(t, "the pipe to fill", func() bool {
+	await.Until(t, limit, "the pipe to fill", func() bool {
 		n, err := unix.IoctlGetInt(int(r.Fd()), unix.TIOCINQ) // FIONREAD
 		return err == nil && n >= 64<<10
 	})
@@ -559,7 +562,7 @@ func TestNoFDLeak(t *testing.T) {
 			// The child's own startup may hold a file open for a moment
 			// (the C library reading locale data): wait for it to settle;
 			// a leaked descriptor stays.
-			eventually(t, fmt.Sprintf("the child's descriptors to be %v", tt.want), func() bool {
+			await.Until(t, limit, fmt.Sprintf("the child's descriptors to be %v", tt.want), func() bool {
 				return slices.Equal(openFDs(t, p.Pid()), tt.want)
 			})
 		})
@@ -622,7 +625,7 @@ func TestStartErrors(t *testing.T) {
 			}
 			p, err := Start(spec)
 			if err == nil {
-				p.Kill()
+				p.Signal(syscall.SIGKILL)
 				p.Release()
 				t.Fatalf("Start succeeded, pid %d", p.Pid())
 			}
@@ -688,7 +691,7 @@ func TestStats(t *testing.T) {
 	p := h.start(Spec{Path: "sleep", Args: []string{"sleep", "30"}})
 	after := time.Now()
 	var st Stats
-	eventually(t, "a sample with RSS > 0", func() bool {
+	await.Until(t, limit, "a sample with RSS > 0", func() bool {
 		var err error
 		if st, err = p.Stats(); err != nil {
 			t.Fatal(err)
@@ -716,7 +719,7 @@ func TestStatsCPU(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	p := h.start(Spec{Path: "sh", Args: []string{"sh", "-c", "while :; do :; done"}})
-	eventually(t, "a busy loop to show CPU use", func() bool {
+	await.Until(t, limit, "a busy loop to show CPU use", func() bool {
 		st, err := p.Stats()
 		if err != nil {
 			t.Fatal(err)
@@ -750,7 +753,7 @@ func TestChattyPipeGrows(t *testing.T) {
 				Output:   []string{"out"},
 				OnOutput: func(_ string, b []byte) { got.Add(int64(len(b))) },
 			})
-			eventually(t, "all output", func() bool { return got.Load() == int64(tt.want) })
+			await.Until(t, limit, "all output", func() bool { return got.Load() == int64(tt.want) })
 			size := -1
 			rc, err := p.readers[0].SyscallConn()
 			if err != nil {

@@ -6,13 +6,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 func TestReaperExitBeforeWatch(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	p := h.startUnwatched(Spec{Path: "true"})
-	eventually(t, "the child to become a zombie", func() bool { return mustStat(t, p.Pid()).state == 'Z' })
+	await.Until(t, limit, "the child to become a zombie", func() bool { return mustStat(t, p.Pid()).state == 'Z' })
 	h.r.Watch(p.Pid())
 	if e := h.waitExit(p.Pid()); !e.Status.Exited() || e.Status.ExitStatus() != 0 {
 		t.Errorf("status %v", e.Status)
@@ -36,7 +38,7 @@ func TestReaperNeverDrops(t *testing.T) {
 		pids[p.Pid()] = true
 		r.Watch(p.Pid())
 	}
-	eventually(t, "every child to be reaped with nobody receiving", func() bool {
+	await.Until(t, limit, "every child to be reaped with nobody receiving", func() bool {
 		for pid := range pids {
 			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 				return false
@@ -101,9 +103,9 @@ func TestReaperPidfds(t *testing.T) {
 		pids[p.Pid()] = p
 		r.Watch(p.Pid())
 	}
-	eventually(t, "a pidfd per child", func() bool { return openPidfds(t) == base+n })
+	await.Until(t, limit, "a pidfd per child", func() bool { return openPidfds(t) == base+n })
 	for _, p := range pids {
-		if err := p.Kill(); err != nil {
+		if err := p.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +121,7 @@ func TestReaperPidfds(t *testing.T) {
 			t.Fatalf("%d exits not delivered", len(pids))
 		}
 	}
-	eventually(t, "every pidfd closed", func() bool { return openPidfds(t) == base })
+	await.Until(t, limit, "every pidfd closed", func() bool { return openPidfds(t) == base })
 }
 
 // openPidfds counts this process's open pidfds.

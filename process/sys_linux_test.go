@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -74,7 +76,7 @@ func helperRlimit() error {
 	if err != nil {
 		return err
 	}
-	p.Kill()
+	p.Signal(syscall.SIGKILL)
 	viaExec, err := exec.Command("sh", "-c", "ulimit -Sn").Output()
 	if err != nil {
 		return err
@@ -162,7 +164,7 @@ func TestPdeathsigKillsChildWithDaemon(t *testing.T) {
 	}
 	// The orphan is re-parented to init, which may reap it late: a zombie
 	// counts as dead.
-	eventually(t, fmt.Sprintf("orphan %d to die", pid), func() bool { return !alive(pid) })
+	await.Until(t, limit, fmt.Sprintf("orphan %d to die", pid), func() bool { return !alive(pid) })
 }
 
 // Start forks on its own long-lived thread, so a child survives the exit

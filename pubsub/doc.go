@@ -7,7 +7,8 @@
 //
 // Topics and patterns are lists of segments separated by dots. A pattern
 // matches a topic when its segments are a prefix of the topic's segments, a
-// "*" segment matching exactly one segment of any value (see Match). So
+// "*" segment matching exactly one segment of any value (see
+// Example_patterns). So
 // "job.default.web" matches "job.default.web" and "job.default.web.exit" but
 // not "job.default.webapp.exit", "job.*.web.exit" matches "job.x.web.exit",
 // and "" or "." matches every topic.

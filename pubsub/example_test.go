@@ -48,14 +48,38 @@ func Example() {
 	// job.default.web.exit exit 1
 }
 
-func ExampleMatch() {
-	fmt.Println(pubsub.Match("job.default.web", "job.default.web.exit"))
-	fmt.Println(pubsub.Match("job.default.web", "job.default.webapp.exit"))
-	fmt.Println(pubsub.Match("job.*.web.exit", "job.x.web.exit"))
-	fmt.Println(pubsub.Match("", "proc.3.exit"))
+// Example_patterns shows which topics a pattern matches: a prefix of whole
+// segments, "*" standing for exactly one segment, "" for everything.
+func Example_patterns() {
+	bus := pubsub.New[event]()
+	patterns := []string{"job.default.web", "job.*.web.exit", "proc.*", ""}
+	subs := make([]*pubsub.Sub[event], len(patterns))
+	for i, p := range patterns {
+		subs[i] = bus.Subscribe(0, p)
+		defer subs[i].Close()
+	}
+
+	bus.Publish(event{"exit", 1}, "job.default.web.exit")
+	bus.Publish(event{"exit", 2}, "job.default.webapp.exit") // not job.default.web: a segment is matched whole
+	bus.Publish(event{"exit", 3}, "job.other.web.exit")
+	bus.Publish(event{"spawn", 4}, "proc.4")
+	bus.Publish(event{"spawn", 5}, "proc") // not proc.*: its "*" needs a segment
+
+	for i, sub := range subs {
+		fmt.Printf("%q:", patterns[i])
+		for more := true; more; {
+			select {
+			case m := <-sub.C():
+				fmt.Print(" ", m.Topic)
+			default:
+				more = false
+			}
+		}
+		fmt.Println()
+	}
 	// Output:
-	// true
-	// false
-	// true
-	// true
+	// "job.default.web": job.default.web.exit
+	// "job.*.web.exit": job.default.web.exit job.other.web.exit
+	// "proc.*": proc.4
+	// "": job.default.web.exit job.default.webapp.exit job.other.web.exit proc.4 proc
 }

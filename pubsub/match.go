@@ -2,37 +2,6 @@ package pubsub
 
 import "strings"
 
-// Match reports whether pattern matches topic.
-//
-// Topics and patterns are lists of segments separated by dots. A pattern
-// matches a topic when the pattern's segments are a prefix of the topic's
-// segments, where a "*" segment matches exactly one segment of any value.
-// Leading and trailing dots of a pattern are ignored, so the patterns "" and
-// "." have no segments and match every topic.
-//
-//	Match("job.default.web", "job.default.web.exit")    // true
-//	Match("job.default.web", "job.default.web")         // true
-//	Match("job.default.web", "job.default.webapp.exit") // false
-//	Match("job.*.web.exit", "job.x.web.exit")           // true
-func Match(pattern, topic string) bool {
-	rest := strings.Trim(pattern, ".")
-	if rest == "" {
-		return true
-	}
-	i := 0
-	for {
-		seg, more, found := strings.Cut(rest, ".")
-		var ok bool
-		if i, ok = matchSegment(seg, topic, i); !ok {
-			return false
-		}
-		if !found {
-			return true
-		}
-		rest = more
-	}
-}
-
 // compiled is a subscription pattern split into segments once, when it is
 // added, so that matching at publish time neither splits nor allocates.
 type compiled struct {
@@ -64,7 +33,17 @@ func compile(raw string) compiled {
 	return p
 }
 
-// match reports whether p matches topic, like Match.
+// match reports whether p matches topic.
+//
+// Topics and patterns are lists of segments separated by dots. A pattern
+// matches a topic when the pattern's segments are a prefix of the topic's
+// segments, where a "*" segment matches exactly one segment of any value.
+// Leading and trailing dots of a pattern are ignored, so the patterns "" and
+// "." have no segments and match every topic:
+//
+//	"job.default.web" matches "job.default.web.exit" and "job.default.web"
+//	"job.default.web" does not match "job.default.webapp.exit"
+//	"job.*.web.exit" matches "job.x.web.exit"
 func (p *compiled) match(topic string) bool {
 	if p.stars == 0 {
 		// All literal: one prefix comparison that ends on a segment boundary.

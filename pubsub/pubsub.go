@@ -78,9 +78,10 @@ func (b *Bus[T]) Publish(ev T, topics ...string) int {
 }
 
 // Subscribe returns a subscription to the topics matching any of patterns
-// (see Match). With no patterns it receives nothing until Add is called.
-// buffer is how many events it may leave unread before events are dropped
-// for it; buffer <= 0 means DefaultBuffer. The caller must Close it when done.
+// (see the package documentation). With no patterns it receives nothing
+// until Add is called. buffer is how many events it may leave unread before
+// events are dropped for it; buffer <= 0 means DefaultBuffer. The caller
+// must Close it when done.
 func (b *Bus[T]) Subscribe(buffer int, patterns ...string) *Sub[T] {
 	if buffer <= 0 {
 		buffer = DefaultBuffer

@@ -2,21 +2,22 @@ package runner
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
+
+	"github.com/ganger/ganger/process"
 )
 
 // Command is one program run in the foreground by `ganger run`.
 type Command struct {
 	// Args is the command. With Shell, Args[0] is a shell command line run
-	// through /bin/sh -c; otherwise Args[0] is looked up in $PATH (of Env).
+	// through /bin/sh -c; otherwise Args[0] is found with process.LookPath
+	// in the PATH of Env (absolute entries only), or relative to Dir when
+	// it has a slash.
 	Args  []string
 	Shell bool
 	// Env is the complete environment.
@@ -50,11 +51,8 @@ func Exec(c Command, sigs <-chan os.Signal) (int, error) {
 	if c.Shell {
 		cmd = exec.Command("/bin/sh", "-c", c.Args[0])
 	} else {
-		path, err := lookPath(c.Args[0], c.Env["PATH"])
+		path, err := process.LookPath(c.Args[0], c.Dir, env)
 		if err != nil {
-			if errors.Is(err, fs.ErrPermission) {
-				return 126, err
-			}
 			return 127, err
 		}
 		cmd = exec.Command(path, c.Args[1:]...)
@@ -92,44 +90,4 @@ func exitStatus(cmd *exec.Cmd, err error) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return cmd.ProcessState.ExitCode(), nil
-}
-
-// lookPath finds prog in path (the command's $PATH, not ganger's), or
-// checks it when it holds a slash.
-func lookPath(prog, path string) (string, error) {
-	if prog == "" {
-		return "", errors.New("empty command")
-	}
-	if strings.ContainsRune(prog, '/') {
-		return prog, checkExecutable(prog)
-	}
-	var firstErr error
-	for _, dir := range filepath.SplitList(path) {
-		if dir == "" {
-			dir = "."
-		}
-		cand := dir + "/" + prog
-		err := checkExecutable(cand)
-		if err == nil {
-			return cand, nil
-		}
-		if firstErr == nil && errors.Is(err, fs.ErrPermission) {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return "", firstErr
-	}
-	return "", fmt.Errorf("%s: command not found", prog)
-}
-
-func checkExecutable(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s: %w", path, fs.ErrPermission)
-	}
-	return nil
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,10 +18,26 @@ func TestExec(t *testing.T) {
 	if err := os.Chmod(garbage, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	hello := writeFile(t, dir, "hello", "#!/bin/sh\necho hello\n")
+	if err := os.Chmod(hello, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	greet := writeFile(t, sub, "greet", "#!/bin/sh\necho greetings\n")
+	if err := os.Chmod(greet, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir) // so that relative PATH entries would find hello
+	pathWith := func(path string) map[string]string { return map[string]string{"PATH": path} }
 	tests := []struct {
 		name     string
 		args     []string
 		shell    bool
+		env      map[string]string // nil: env
+		dir      string
 		code     int
 		stdout   string
 		errorHas string
@@ -32,11 +49,22 @@ func TestExec(t *testing.T) {
 		{name: "not found", args: []string{"ganger-no-such-program"}, code: 127, errorHas: "not found"},
 		{name: "not executable", args: []string{notExec}, code: 126, errorHas: "permission"},
 		{name: "not a program", args: []string{garbage}, code: 126, errorHas: "exec format"},
+		// The PATH rule is process.LookPath's: relative entries are never
+		// searched, and a name with a slash is relative to Dir.
+		{name: "absolute PATH entry", args: []string{"hello"}, env: pathWith(dir), stdout: "hello\n"},
+		{name: "empty PATH entry skipped", args: []string{"hello"}, env: pathWith(":/nonexistent"), code: 127, errorHas: "not found"},
+		{name: "dot PATH entry skipped", args: []string{"hello"}, env: pathWith("."), code: 127, errorHas: "not found"},
+		{name: "relative to Dir", args: []string{"./greet"}, env: pathWith(""), dir: sub, stdout: "greetings\n"},
+		{name: "relative to Dir, not to ganger's", args: []string{"./hello"}, env: pathWith(""), dir: sub, code: 127, errorHas: "does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout bytes.Buffer
-			code, err := Exec(Command{Args: tt.args, Shell: tt.shell, Env: env, Stdout: &stdout, Stderr: &stdout}, nil)
+			e := env
+			if tt.env != nil {
+				e = tt.env
+			}
+			code, err := Exec(Command{Args: tt.args, Shell: tt.shell, Env: e, Dir: tt.dir, Stdout: &stdout, Stderr: &stdout}, nil)
 			if code != tt.code {
 				t.Errorf("code = %d, want %d (err %v)", code, tt.code, err)
 			}

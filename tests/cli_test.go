@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 func TestHelpAndVersion(t *testing.T) {
@@ -244,14 +246,14 @@ func TestClientCommands(t *testing.T) {
 	t.Run("stop-start-reload", func(t *testing.T) {
 		before := waitRunning(t, d.URL, "", "default", "web", 1)
 		mustOK("stop-job", "web")
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "web to stop and its process to die", func() bool {
 			info, _ := getJob(t, d.URL, "", "default", "web")
 			return info.State == "stopped" && info.Running == 0 && !alive(before[0])
 		})
 		mustOK("start-job", "web")
 		started := waitRunning(t, d.URL, "", "default", "web", 1)
 		mustOK("reload", "web")
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "web's process to be replaced", func() bool {
 			pids := osPids(t, d.URL, "", "default", "web")
 			return len(pids) == 1 && pids[0] != started[0]
 		})
@@ -263,12 +265,12 @@ func TestClientCommands(t *testing.T) {
 	t.Run("kill-logs", func(t *testing.T) {
 		waitRunning(t, d.URL, "", "default", "web", 1)
 		// The shell prints web-up once its trap is set.
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "web-up in web's logs", func() bool {
 			out, _, _ := ganger("logs", "web")
 			return strings.Contains(out, "web-up")
 		})
 		mustOK("kill", "web", "USR1")
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "got-usr1 in web's logs", func() bool {
 			out, _, _ := ganger("logs", "-n", "3", "web")
 			return strings.Contains(out, "got-usr1")
 		})
@@ -282,7 +284,7 @@ func TestClientCommands(t *testing.T) {
 		info, _ := getJob(t, d.URL, "", "default", "web")
 		pid := info.Processes[0]
 		mustOK("kill", strconv.Itoa(pid), "KILL")
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "a new web process in place of the killed one", func() bool {
 			info, _ := getJob(t, d.URL, "", "default", "web")
 			return len(info.Processes) == 1 && info.Processes[0] != pid && info.Running == 1
 		})
@@ -296,7 +298,7 @@ func TestClientCommands(t *testing.T) {
 		if _, err := strconv.Atoi(strings.TrimSpace(out)); err != nil {
 			t.Fatalf("commit: want a pid, got %q", out)
 		}
-		waitFor(t, 10*time.Second, func() bool {
+		await.Until(t, 10*time.Second, "task-ran-42 in task's logs", func() bool {
 			out, _, _ := ganger("logs", "task")
 			return strings.Contains(out, "task-ran-42")
 		})
@@ -340,7 +342,7 @@ func TestEventsCommand(t *testing.T) {
 	// The commands subscribe some time after they start: load the job until
 	// they have seen it (unloading it in between).
 	job := `{"name": "ev", "cmd": "sleep 300", "graceful_timeout": 1}`
-	waitFor(t, 15*time.Second, func() bool {
+	await.Until(t, 15*time.Second, "the load and spawn of default.ev in both event streams", func() bool {
 		if _, errOut, code := runWith(t, runOptions{Stdin: job}, "load", "-", "--address", d.Addr); code != 0 {
 			t.Fatalf("load: exit %d: %s", code, errOut)
 		}
@@ -382,14 +384,14 @@ name = "quiet"
 cmd = "sh -c 'echo quiet-says; exec sleep 300'"
 graceful_timeout = 1
 `)
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "line-2 in talk's logs", func() bool {
 		out, _, _ := run(t, "logs", "talk", "--address", d.Addr)
 		return strings.Contains(out, "line-2")
 	})
 	f := startCmd(t, runOptions{}, "logs", "-f", "-n", "1", "talk", "--address", d.Addr)
 	all := startCmd(t, runOptions{}, "logs", "-f", "--address", d.Addr)
 	waitClients(t, d.URL, "", 2)
-	waitFor(t, 10*time.Second, func() bool { return len(lines(f.Stdout())) >= 4 })
+	await.Until(t, 10*time.Second, "4 lines from logs -f", func() bool { return len(lines(f.Stdout())) >= 4 })
 	first := lines(f.Stdout())[0]
 	if !regexp.MustCompile(`^\d\d:\d\d:\d\d default\.talk\[\d+\] stdout \| line-\d+$`).MatchString(first) {
 		t.Errorf("logs -f first line: %q", first)
@@ -398,7 +400,7 @@ graceful_timeout = 1
 	info, _ := getJob(t, d.URL, "", "default", "talk")
 	run(t, "scale", "talk+1", "--address", d.Addr)
 	var newPid int
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "a second talk process", func() bool {
 		i, _ := getJob(t, d.URL, "", "default", "talk")
 		if len(i.Processes) == 2 {
 			newPid = i.Processes[1]
@@ -408,7 +410,7 @@ graceful_timeout = 1
 	if newPid == info.Processes[0] {
 		t.Fatalf("no new process")
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "the new talk process's lines in both logs -f", func() bool {
 		return strings.Contains(f.Stdout(), fmt.Sprintf("default.talk[%d] stdout | line-", newPid)) &&
 			strings.Contains(all.Stdout(), fmt.Sprintf("default.talk[%d] stdout | line-", newPid))
 	})
@@ -482,7 +484,7 @@ graceful_timeout = 1
 	// A read token may follow events.
 	ev := startCmd(t, runOptions{}, "events", "--address", d.Addr, "--token", "read-secret")
 	waitClients(t, d.URL, "read-secret", 1)
-	waitFor(t, 15*time.Second, func() bool {
+	await.Until(t, 15*time.Second, "a scale event for the read token's events", func() bool {
 		run(t, "scale", "web+1", "--address", d.Addr, "--token", "admin-secret")
 		return strings.Contains(ev.Stdout(), "scale default.web")
 	})

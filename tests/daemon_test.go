@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/coder/websocket"
 )
 
@@ -93,7 +95,7 @@ func TestUnixSocket(t *testing.T) {
 	// The WebSocket works over it too.
 	ev := startCmd(t, runOptions{}, "events", "--address", "unix:"+sock)
 	waitClients(t, d.URL, "", 1)
-	waitFor(t, 15*time.Second, func() bool {
+	await.Until(t, 15*time.Second, "a scale event over the unix socket", func() bool {
 		run(t, "scale", "web+1", "--address", "unix:"+sock)
 		return strings.Contains(ev.Stdout(), "scale default.web")
 	})
@@ -136,7 +138,7 @@ graceful_timeout = "1s"
 `)
 	groups := append(waitRunning(t, d.URL, "", "default", "family", 2), waitRunning(t, d.URL, "", "default", "stubborn", 1)...)
 	// Each process leads a group holding its children too.
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "3 processes in each family group", func() bool {
 		for _, g := range groups[:2] {
 			if len(procsInGroup(g)) != 3 {
 				return false
@@ -147,7 +149,7 @@ graceful_timeout = "1s"
 	daemonPid := d.Pid()
 	start := time.Now()
 	d.Stop() // SIGTERM; fails the test unless the exit status is 0
-	if took := time.Since(start); took > scaled(10*time.Second) {
+	if took := time.Since(start); took > await.Scale(10*time.Second) {
 		t.Errorf("shutdown took %v", took)
 	}
 	for _, g := range groups {
@@ -197,7 +199,7 @@ func TestSIGHUP(t *testing.T) {
 
 	// log_dir (relative to the daemon's directory) gets each job's output.
 	logFile := filepath.Join(d.Dir, "logs", "default.echo.log")
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "echo's output in its log file", func() bool {
 		b, _ := os.ReadFile(logFile)
 		return strings.Contains(string(b), "to-the-log-file")
 	})
@@ -208,12 +210,12 @@ func TestSIGHUP(t *testing.T) {
 	d.Signal(syscall.SIGHUP)
 
 	added := waitRunning(t, d.URL, "", "default", "added", 1)
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "job remove to be unloaded", func() bool {
 		_, ok := getJob(t, d.URL, "", "default", "remove")
 		return !ok
 	})
 	var changed []int
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "change's process to be replaced", func() bool {
 		changed = osPids(t, d.URL, "", "default", "change")
 		return len(changed) == 1 && changed[0] != change[0]
 	})
@@ -239,7 +241,7 @@ func TestSIGHUP(t *testing.T) {
 	// A broken config file: logged, nothing changes, the daemon lives on.
 	d.WriteConfig(newConfig + "\n[[job]]\nname = \"broken\"\nnumprocesses = \"many\"\n")
 	d.Signal(syscall.SIGHUP)
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "the broken config to be reported", func() bool {
 		return strings.Contains(d.Stderr(), "config file not reloaded")
 	})
 	mustContain(t, "daemon log", d.Stderr(), "numprocesses")
@@ -260,7 +262,7 @@ func TestSIGHUP(t *testing.T) {
 func TestWebSocketChannel(t *testing.T) {
 	t.Parallel()
 	d := startDaemonProc(t, "")
-	ctx, cancel := context.WithTimeout(context.Background(), scaled(20*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(20*time.Second))
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws://"+d.Addr+"/channel", nil)
 	if err != nil {
@@ -330,7 +332,7 @@ graceful_timeout = "120s"
 `)
 	pids := waitRunning(t, d.URL, "", "default", "stubborn", 1)
 	d.Signal(syscall.SIGTERM)
-	waitFor(t, 10*time.Second, func() bool { return strings.Contains(d.Stderr(), "shutting down") })
+	await.Until(t, 10*time.Second, "the daemon to start shutting down", func() bool { return strings.Contains(d.Stderr(), "shutting down") })
 	if d.Exited() || len(procsInGroup(pids[0])) == 0 {
 		t.Fatalf("the stubborn process did not wait for its graceful timeout")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -17,12 +18,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 // Helpers shared by the tests of this package (procfile_test.go too).
 //
-//	scaled(d)                       d times $GANGER_TEST_SLOW
-//	waitFor(t, timeout, cond)       poll cond until true, or fail the test
+//	await.Scale(d)                  d times $GANGER_TEST_SLOW (internal/await)
+//	await.Until(t, d, what, cond)   poll cond until true, or fail the test after d (scaled)
 //	run(t, args…)                   run ganger to completion: stdout, stderr, exit code
 //	runWith(t, runOptions, args…)   the same with a directory, stdin, environment
 //	startCmd(t, runOptions, args…)  run ganger in the background (*bgCmd)
@@ -33,25 +36,6 @@ import (
 //	refusedAddr(t)                  a loopback address that refuses connections
 //	procsInGroup(pgid), alive(pid)  process checks through /proc
 //	httpDo(t, method, url, token, body), getJSON(t, url, token, &v)
-
-// scaled returns d multiplied by the slow-machine factor.
-func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * slowFactor) }
-
-// waitFor polls cond every 20ms until it returns true; after timeout
-// (scaled) it fails the test.
-func waitFor(t testing.TB, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(scaled(timeout))
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", scaled(timeout))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // runOptions tune how ganger is run. The zero value runs it in the test's
 // directory with no stdin and the test process's environment, minus
@@ -96,9 +80,9 @@ func runWith(t testing.TB, o runOptions, args ...string) (stdout, stderr string,
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting ganger %s: %v", strings.Join(args, " "), err)
 	}
-	limit := scaled(30 * time.Second)
+	limit := await.Scale(30 * time.Second)
 	if o.Limit > 0 {
-		limit = scaled(o.Limit)
+		limit = await.Scale(o.Limit)
 	}
 	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
@@ -202,11 +186,11 @@ func (b *bgCmd) Wait(timeout time.Duration) int {
 	select {
 	case <-b.done:
 		return b.code
-	case <-time.After(scaled(timeout)):
+	case <-time.After(await.Scale(timeout)):
 		b.Cmd.Process.Kill()
 		<-b.done
 		b.t.Fatalf("ganger %s: still running after %v; killed\nstdout:\n%s\nstderr:\n%s",
-			strings.Join(b.Cmd.Args[1:], " "), scaled(timeout), b.Stdout(), b.Stderr())
+			strings.Join(b.Cmd.Args[1:], " "), await.Scale(timeout), b.Stdout(), b.Stderr())
 		return -1
 	}
 }
@@ -306,39 +290,38 @@ func waitOutputMatch(t testing.TB, b *bgCmd, re string) []string {
 func waitMatch(t testing.TB, b *bgCmd, out func() string, re string) []string {
 	t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(scaled(20 * time.Second))
-	for {
-		if m := rx.FindStringSubmatch(out()); m != nil {
-			return m
-		}
-		if b.Exited() || time.Now().After(deadline) {
-			t.Fatalf("no output line matching %q (exited: %v)\nstdout:\n%s\nstderr:\n%s", re, b.Exited(), b.Stdout(), b.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var m []string
+	await.Poll(20*time.Second, func() bool {
+		m = rx.FindStringSubmatch(out())
+		return m != nil || b.Exited()
+	})
+	if m == nil {
+		t.Fatalf("no output line matching %q (exited: %v)\nstdout:\n%s\nstderr:\n%s", re, b.Exited(), b.Stdout(), b.Stderr())
 	}
+	return m
 }
 
 // waitReady polls /ping until it answers 200, failing the test if the
 // daemon exits first or never answers.
 func (d *daemonProc) waitReady() {
 	d.t.Helper()
-	deadline := time.Now().Add(scaled(20 * time.Second))
-	for time.Now().Before(deadline) {
+	ready := await.Poll(20*time.Second, func() bool {
 		if d.Exited() {
 			d.t.Fatalf("the daemon exited (status %d) before answering /ping:\n%s", d.code, d.Stderr())
 		}
 		resp, err := http.Get(d.URL + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	if ready {
+		return
 	}
 	d.Cmd.Process.Kill()
 	<-d.done
-	d.t.Fatalf("the daemon did not answer /ping within %v:\n%s", scaled(20*time.Second), d.Stderr())
+	d.t.Fatalf("the daemon did not answer /ping within %v:\n%s", await.Scale(20*time.Second), d.Stderr())
 }
 
 // Stop sends SIGTERM and waits for the daemon to exit, failing the test
@@ -397,23 +380,27 @@ func alive(pid int) bool {
 	return ok && st.state != 'Z'
 }
 
-// procsInGroup returns the live (non-zombie) processes of a process group.
-func procsInGroup(pgid int) []int {
+// procsWhere returns the pids in /proc for which keep holds.
+func procsWhere(keep func(pid int) bool) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
 	var out []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if st, ok := readStat(pid); ok && st.pgid == pgid && st.state != 'Z' {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && keep(pid) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// procsInGroup returns the live (non-zombie) processes of a process group.
+func procsInGroup(pgid int) []int {
+	return procsWhere(func(pid int) bool {
+		st, ok := readStat(pid)
+		return ok && st.pgid == pgid && st.state != 'Z'
+	})
 }
 
 // httpDo sends a request (token, when not "", as a Bearer token; body, when
@@ -424,7 +411,7 @@ func httpDo(t testing.TB, method, url, token, body string) (int, []byte) {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), scaled(20*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(20*time.Second))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
@@ -513,7 +500,7 @@ func osPids(t testing.TB, base, token, session, job string) []int {
 func waitRunning(t testing.TB, base, token, session, job string, n int) []int {
 	t.Helper()
 	var pids []int
-	waitFor(t, 15*time.Second, func() bool {
+	await.Until(t, 15*time.Second, fmt.Sprintf("%d running processes of %s.%s", n, session, job), func() bool {
 		info, ok := getJob(t, base, token, session, job)
 		if !ok || info.Running != n || len(info.Processes) != n {
 			return false
@@ -567,5 +554,5 @@ func channelClients(t testing.TB, base, token string) int {
 // waitClients waits until a daemon has n /channel clients.
 func waitClients(t testing.TB, base, token string, n int) {
 	t.Helper()
-	waitFor(t, 15*time.Second, func() bool { return channelClients(t, base, token) == n })
+	await.Until(t, 15*time.Second, fmt.Sprintf("%d clients on /channel", n), func() bool { return channelClients(t, base, token) == n })
 }

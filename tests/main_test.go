@@ -20,8 +20,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 // gangerBin is the path of the ganger binary under test.
@@ -31,20 +32,10 @@ var gangerBin string
 // it when the tests run with -race.
 var daemonBin string
 
-// slowFactor multiplies every timeout of the tests ($GANGER_TEST_SLOW).
-var slowFactor = 1.0
-
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	if s := os.Getenv("GANGER_TEST_SLOW"); s != "" {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f <= 0 {
-			fmt.Fprintf(os.Stderr, "GANGER_TEST_SLOW=%q: want a positive number\n", s)
-			return 2
-		}
-		slowFactor = f
-	}
+	await.Factor() // a bad $GANGER_TEST_SLOW fails now, not after the build
 	if bin := os.Getenv("GANGER_TEST_BIN"); bin != "" {
 		abs, err := filepath.Abs(bin)
 		if err != nil {

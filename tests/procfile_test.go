@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 // Tests of the Procfile commands: start, run, check and export.
@@ -42,25 +44,10 @@ func writeTestFile(t *testing.T, dir, name, data string) string {
 
 // procsWithEnv returns the live processes whose environment holds kv.
 func procsWithEnv(kv string) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		if slices.Contains(strings.Split(string(env), "\x00"), kv) && alive(pid) {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return procsWhere(func(pid int) bool {
+		env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+		return err == nil && slices.Contains(strings.Split(string(env), "\x00"), kv) && alive(pid)
+	})
 }
 
 // spawnedPids returns the os pids of the "X started (pid N" system lines.
@@ -81,7 +68,7 @@ func checkNothingLeft(t *testing.T, stdout, marker string) {
 	if len(pids) == 0 {
 		t.Fatalf("no spawned process in the output:\n%s", stdout)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	await.Until(t, 10*time.Second, "every process group to end", func() bool {
 		for _, pid := range pids {
 			if len(procsInGroup(pid)) > 0 {
 				return false
@@ -126,7 +113,7 @@ func TestProcfileStart(t *testing.T) {
 
 	// A crashing entry is restarted, and the output says so.
 	waitOutputMatch(t, g, `(?m)^`+timeRE+` system +\| crash\.1 exited with code 3, restarting$`)
-	waitFor(t, 20*time.Second, func() bool {
+	await.Until(t, 20*time.Second, "crash.1 to start twice", func() bool {
 		return len(regexp.MustCompile(`system +\| crash\.1 started`).FindAllString(g.Stdout(), -1)) >= 2
 	})
 

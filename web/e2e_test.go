@@ -12,11 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -26,15 +27,6 @@ import (
 	"github.com/ganger/ganger/manager"
 	"github.com/ganger/ganger/web"
 )
-
-// slow scales every deadline of these tests; set GANGER_TEST_SLOW=3 on a
-// loaded machine (the manager's tests read the same variable).
-func slow(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("GANGER_TEST_SLOW"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
 
 // chromePath finds Chromium: $CHROME_PATH, then chromium or
 // chromium-browser on $PATH. It skips the test when there is none.
@@ -190,18 +182,12 @@ func (s *stack) jobInfoAs(t *testing.T, job, token string) manager.JobInfo {
 // waitAPI polls the API (not the page) until ok holds.
 func (s *stack) waitAPI(t *testing.T, token, what string, ok func(manager.JobInfo) bool) manager.JobInfo {
 	t.Helper()
-	deadline := time.Now().Add(slow(15 * time.Second))
-	for {
-		info := s.jobInfo(t, token)
-		if ok(info) {
-			return info
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("API: %s: gave up; last answer: state %s, numprocesses %d, processes %v",
-				what, info.State, info.NumProcesses, info.Processes)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var info manager.JobInfo
+	if !await.Poll(15*time.Second, func() bool { info = s.jobInfo(t, token); return ok(info) }) {
+		t.Fatalf("API: %s: gave up; last answer: state %s, numprocesses %d, processes %v",
+			what, info.State, info.NumProcesses, info.Processes)
 	}
+	return info
 }
 
 // osPids returns the OS pids of a job's processes (default.web when job is "").
@@ -229,19 +215,14 @@ func (s *stack) close(t *testing.T, groups map[int]bool) {
 	s.srv.CloseClientConnections()
 	s.lis.cut()
 	s.srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), slow(30*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(30*time.Second))
 	defer cancel()
 	if err := s.m.Close(ctx); err != nil {
 		t.Errorf("closing the manager: %v", err)
 	}
 	for pgid := range groups {
-		deadline := time.Now().Add(slow(5 * time.Second))
-		for syscall.Kill(-pgid, 0) == nil {
-			if time.Now().After(deadline) {
-				t.Errorf("process group %d still exists after Close", pgid)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
+		if !await.Poll(5*time.Second, func() bool { return syscall.Kill(-pgid, 0) != nil }) {
+			t.Errorf("process group %d still exists after Close", pgid)
 		}
 	}
 }
@@ -300,7 +281,7 @@ func browser(t *testing.T) (context.Context, func()) {
 // step runs actions with a deadline, failing the test with what on error.
 func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, slow(20*time.Second))
+	ctx, cancel := context.WithTimeout(ctx, await.Scale(20*time.Second))
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", what, err)
@@ -310,7 +291,7 @@ func step(t *testing.T, ctx context.Context, what string, actions ...chromedp.Ac
 // waitJS polls a JavaScript predicate in the page until it is truthy.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
-	step(t, ctx, what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(slow(15*time.Second))))
+	step(t, ctx, what, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(await.Scale(15*time.Second))))
 }
 
 func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {

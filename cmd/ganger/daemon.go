@@ -6,14 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +23,10 @@ import (
 	"github.com/ganger/ganger/process"
 	"github.com/ganger/ganger/web"
 )
+
+// The daemon's lifecycle: the daemon command, and the Daemon it runs
+// (Open, Run, Close, Kill). Config reload is in reload.go, listeners are in
+// listen.go.
 
 const daemonHelp = `
 Run the ganger daemon: keep the jobs of the config file alive and serve the
@@ -40,12 +41,8 @@ reported in the log and the running state kept.
 
 Log lines go to stderr.`
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ", ") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
+// cmdDaemon runs "ganger daemon": it opens a Daemon, reloads it on SIGHUP
+// and stops it on SIGTERM or SIGINT (killing what is left on a second one).
 func cmdDaemon(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("daemon", "", daemonHelp, stdout, stderr)
 	configPath := fs.String("config", "", "read the config `file` (TOML); without it, no jobs and the default bind")
@@ -143,16 +140,6 @@ func cmdDaemon(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// configError returns a config error's message: every problem, one per
-// line, as conf reports them.
-func configError(err error) string {
-	var e *ganger.Error
-	if errors.As(err, &e) {
-		return e.Message
-	}
-	return err.Error()
-}
-
 // Daemon is the ganger daemon: a manager running the jobs of a config
 // file, and the API and dashboard served on every bind address.
 //
@@ -204,6 +191,7 @@ func (d *Daemon) Open() error {
 	return d.openErr
 }
 
+// open does the work of Open, once.
 func (d *Daemon) open() (err error) {
 	d.log = cmp.Or(d.Logger, slog.Default())
 	d.done = make(chan struct{})
@@ -377,271 +365,4 @@ func (d *Daemon) maxGracefulTimeout() time.Duration {
 		}
 	}
 	return longest
-}
-
-// Reload re-reads the config file and applies its jobs: new jobs are
-// loaded, jobs whose config changed are updated, jobs that left the file
-// are unloaded, and unchanged jobs are left alone (a job of the file that
-// is missing, unloaded through the API, is loaded again). Jobs loaded
-// through the API and not in the file are not touched. A config file that
-// does not parse is logged and changes nothing. Other settings (bind,
-// log_dir, auth, allowed_*) need a restart; a change to them is logged.
-func (d *Daemon) Reload(ctx context.Context) error {
-	if d.ConfigPath == "" {
-		d.log.Warn("SIGHUP ignored: the daemon runs without a config file")
-		return nil
-	}
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	d.log.Info("reloading the config file", "config", d.ConfigPath)
-	cfg, err := conf.LoadConfig(d.ConfigPath)
-	if err != nil {
-		d.log.Error("config file not reloaded, keeping the running state", "config", d.ConfigPath, "err", configError(err))
-		return err
-	}
-	d.warnRestartNeeded(cfg)
-	return d.applyJobs(ctx, cfg.Jobs)
-}
-
-func (d *Daemon) warnRestartNeeded(cfg *conf.Config) {
-	old := d.Config
-	var changed []string
-	if len(d.Binds) == 0 && !slices.Equal(old.Bind, cfg.Bind) {
-		changed = append(changed, "bind")
-	}
-	if old.LogDir != cfg.LogDir {
-		changed = append(changed, "log_dir")
-	}
-	if !slices.EqualFunc(old.Auth.Tokens, cfg.Auth.Tokens, func(a, b conf.Token) bool {
-		return a.Name == b.Name && a.Token == b.Token && a.Role == b.Role && slices.Equal(a.Sessions, b.Sessions)
-	}) {
-		changed = append(changed, "auth")
-	}
-	if !slices.Equal(old.AllowedOrigins, cfg.AllowedOrigins) {
-		changed = append(changed, "allowed_origins")
-	}
-	if !slices.Equal(old.AllowedHosts, cfg.AllowedHosts) {
-		changed = append(changed, "allowed_hosts")
-	}
-	if len(changed) > 0 {
-		d.log.Warn("config changes that need a restart were not applied", "keys", strings.Join(changed, ","))
-	}
-}
-
-// applyJobs makes the manager's jobs match the config file's, see Reload.
-func (d *Daemon) applyJobs(ctx context.Context, jobs []conf.Job) error {
-	running, err := d.mgr.Jobs(ctx, "")
-	if err != nil {
-		return err
-	}
-	exists := map[string]bool{}
-	for _, n := range running {
-		exists[n] = true
-	}
-	want := map[string]conf.Job{}
-	for _, j := range jobs {
-		want[ganger.JobName(j.Session, j.Name)] = j
-	}
-
-	var (
-		mu           sync.Mutex // guards errs and unloadFailed
-		errs         []error
-		unloadFailed = map[string]bool{}
-		wg           sync.WaitGroup
-	)
-	fail := func(what, name string, err error) {
-		d.log.Error("reload: cannot "+what+" job", "job", name, "err", err)
-		mu.Lock()
-		errs = append(errs, fmt.Errorf("%s %s: %w", what, name, err))
-		mu.Unlock()
-	}
-	// Removed jobs go first, all at once (each waits for its processes to
-	// stop), so that a renamed job's replacement finds its port free.
-	for name := range d.loaded {
-		if _, ok := want[name]; ok || !exists[name] {
-			continue
-		}
-		wg.Go(func() {
-			if err := d.mgr.Unload(ctx, name); err != nil && ganger.ErrorCode(err) != ganger.ENOTFOUND {
-				fail("unload", name, err)
-				mu.Lock()
-				unloadFailed[name] = true
-				mu.Unlock()
-				return
-			}
-			d.log.Info("reload: job unloaded", "job", name)
-		})
-	}
-	wg.Wait()
-
-	loaded := map[string]conf.Job{}
-	for _, j := range byPriority(jobs) {
-		name := ganger.JobName(j.Session, j.Name)
-		old, known := d.loaded[name]
-		switch {
-		case !exists[name]:
-			if _, err := d.mgr.Load(ctx, j.Session, j); err != nil {
-				fail("load", name, err)
-				continue
-			}
-			d.log.Info("reload: job loaded", "job", name)
-		case known && old.Equal(j):
-			// unchanged: leave it running
-		default:
-			if !known { // loaded through the API: the file takes it over
-				if info, err := d.mgr.JobInfo(ctx, name); err == nil && info.Config.Equal(j) {
-					break
-				}
-			}
-			if err := d.mgr.Update(ctx, name, j); err != nil {
-				fail("update", name, err)
-				continue
-			}
-			d.log.Info("reload: job updated", "job", name)
-		}
-		loaded[name] = j
-	}
-	for name, j := range d.loaded {
-		if unloadFailed[name] { // known still, so that a later reload retries
-			loaded[name] = j
-		}
-	}
-	d.loaded = loaded
-	d.log.Info("config file reloaded", "jobs", len(jobs), "errors", len(errs))
-	return errors.Join(errs...)
-}
-
-// byPriority returns the jobs in ascending priority, file order among
-// equals.
-func byPriority(jobs []conf.Job) []conf.Job {
-	out := slices.Clone(jobs)
-	slices.SortStableFunc(out, func(a, b conf.Job) int { return cmp.Compare(a.Priority, b.Priority) })
-	return out
-}
-
-// loopbackOnly reports whether every bind address is a unix socket or a
-// loopback host (127.0.0.0/8, ::1, localhost).
-func loopbackOnly(binds []string) bool {
-	for _, b := range binds {
-		network, addr, err := conf.ParseBind(b)
-		if err != nil {
-			return false
-		}
-		if network == "unix" {
-			continue
-		}
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return false
-		}
-		if strings.EqualFold(host, "localhost") {
-			continue
-		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			return false
-		}
-	}
-	return true
-}
-
-func listenerName(l net.Listener) string {
-	if l.Addr().Network() == "unix" {
-		return "unix:" + l.Addr().String()
-	}
-	return l.Addr().String()
-}
-
-// listen listens on a bind address (see conf.ParseBind).
-func listen(bind string) (net.Listener, error) {
-	network, addr, err := conf.ParseBind(bind)
-	if err != nil {
-		return nil, err
-	}
-	if network == "unix" {
-		return listenUnix(addr)
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Err != nil {
-			err = opErr.Err // "bind: address already in use", without the address again
-		}
-		return nil, fmt.Errorf("listening on %s: %w", bind, err)
-	}
-	return l, nil
-}
-
-// listenUnix listens on a unix socket at path, readable and writable by
-// the daemon's user only (mode 0600). A stale socket file (nobody accepts
-// on it) is replaced; a live one, or a file that is not a socket, is an
-// error. The socket is created in a fresh private directory, set to 0600
-// and renamed into place, so it is never reachable with a wider mode. The
-// file is removed when the listener is closed.
-func listenUnix(path string) (net.Listener, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode().Type() != fs.ModeSocket {
-			return nil, fmt.Errorf("listening on unix:%s: the file exists and is not a socket", path)
-		}
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-			c.Close()
-			return nil, fmt.Errorf("listening on unix:%s: another process is listening on it", path)
-		}
-	}
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".ganger-sock-")
-	if err != nil {
-		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
-	}
-	defer os.RemoveAll(dir)
-	tmp := filepath.Join(dir, "s")
-	const maxSocketPath = 107 // sizeof(sun_path) - 1 on Linux
-	if len(tmp) > maxSocketPath {
-		// No room for the private directory: bind in place and narrow the
-		// mode right after; the directory's permissions cover the gap.
-		tmp = path
-		os.Remove(path)
-	}
-	ul, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
-	}
-	ul.SetUnlinkOnClose(false)
-	fail := func(err error) (net.Listener, error) {
-		ul.Close()
-		os.Remove(tmp)
-		return nil, fmt.Errorf("listening on unix:%s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, 0o600); err != nil {
-		return fail(err)
-	}
-	if tmp != path {
-		if err := os.Rename(tmp, path); err != nil {
-			return fail(err)
-		}
-	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return fail(err)
-	}
-	return &unixListener{UnixListener: ul, path: path, fi: fi}, nil
-}
-
-// unixListener removes its socket file on Close, unless another daemon
-// has replaced it since.
-type unixListener struct {
-	*net.UnixListener
-	path string
-	fi   os.FileInfo
-	once sync.Once
-}
-
-func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
-
-func (l *unixListener) Close() error {
-	err := l.UnixListener.Close()
-	l.once.Do(func() {
-		if fi, serr := os.Lstat(l.path); serr == nil && os.SameFile(fi, l.fi) {
-			os.Remove(l.path)
-		}
-	})
-	return err
 }

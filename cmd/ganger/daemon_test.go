@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/client"
 	"github.com/ganger/ganger/conf"
 )
@@ -52,7 +54,7 @@ graceful_timeout = 1
 
 	addr := d.Addrs()[0].String()
 	c := client.New(addr, "")
-	wait(t, func() bool {
+	await.Until(t, 15*time.Second, "web to run", func() bool {
 		info, err := c.Job(ctx, "web")
 		return err == nil && info.Running == 1
 	})
@@ -96,7 +98,7 @@ graceful_timeout = 1
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	case <-time.After(20 * time.Second):
+	case <-time.After(await.Scale(20 * time.Second)):
 		t.Fatal("Run did not return after its context ended")
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
@@ -107,17 +109,6 @@ graceful_timeout = 1
 	}
 	if strings.Contains(logBuf.String(), "level=ERROR") && !strings.Contains(logBuf.String(), "config file not reloaded") {
 		t.Errorf("errors in the log:\n%s", logBuf.String())
-	}
-}
-
-func wait(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 15s")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -200,24 +191,6 @@ func TestHumanFormats(t *testing.T) {
 	} {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
-		}
-	}
-}
-
-func TestLoopbackOnly(t *testing.T) {
-	for _, c := range []struct {
-		binds []string
-		want  bool
-	}{
-		{[]string{"127.0.0.1:5000"}, true},
-		{[]string{"[::1]:5000", "localhost:1", "unix:/run/g.sock"}, true},
-		{[]string{"127.0.0.1:5000", ":5000"}, false},
-		{[]string{"0.0.0.0:5000"}, false},
-		{[]string{"192.168.1.2:5000"}, false},
-		{[]string{"example.com:80"}, false},
-	} {
-		if got := loopbackOnly(c.binds); got != c.want {
-			t.Errorf("loopbackOnly(%q) = %v, want %v", c.binds, got, c.want)
 		}
 	}
 }

@@ -247,3 +247,19 @@ func (fs *flagSet) usageError(format string, args ...any) int {
 	fs.Usage()
 	return exitUsage
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ", ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// configError returns a config error's message: every problem, one per
+// line, as conf reports them.
+func configError(err error) string {
+	var e *ganger.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}

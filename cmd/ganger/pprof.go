@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"github.com/ganger/ganger/conf"
 )
 
 // servePprof serves Go's profiler (net/http/pprof) on addr, which must be
@@ -18,7 +20,7 @@ func servePprof(addr string, log *slog.Logger) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--pprof: %w", err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !conf.LoopbackHost(host) {
 		return nil, fmt.Errorf("--pprof: %q is not a loopback address", addr)
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/httpapi"
 	"github.com/ganger/ganger/manager"
 	"github.com/ganger/ganger/runner"
@@ -100,7 +101,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ganger: --api: %v (choose another address, or --api off)\n", err)
 			return exitError
 		}
-		loopback := loopbackOnly([]string{*api})
+		loopback := conf.LoopbackBind(*api)
 		opts.Listener = ln
 		opts.Server = func(m *manager.Manager) *http.Server {
 			return httpapi.NewServer(httpapi.New(httpapi.Options{
