@@ -111,7 +111,7 @@ func (a args) object(i int, v any) error {
 
 // exec runs a /channel command for the client's token. Its result is the
 // body the equivalent REST call answers.
-func (cl *client) exec(d cmdData) (any, error) {
+func (cl *channelConn) exec(d cmdData) (any, error) {
 	if _, w := writeCommands[d.Name]; w {
 		if err := cl.id.checkWrite(); err != nil {
 			return nil, err
@@ -471,7 +471,7 @@ func (a args) signal(i int) (syscall.Signal, error) {
 }
 
 // checkPid checks that a process exists and the token may use it.
-func (cl *client) checkPid(ctx context.Context, pid int) error {
+func (cl *channelConn) checkPid(ctx context.Context, pid int) error {
 	if cl.id.sessions == nil {
 		return nil // the manager call answers ENOTFOUND itself
 	}
