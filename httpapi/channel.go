@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -166,7 +167,7 @@ func (cl *channelConn) send(v any) {
 }
 
 func (cl *channelConn) sendError(code, format string, args ...any) {
-	cl.send(message{Event: evError, Data: map[string]string{"error": code, "reason": sprintf(format, args...)}})
+	cl.send(message{Event: evError, Data: map[string]string{"error": code, "reason": fmt.Sprintf(format, args...)}})
 }
 
 // message is a message to a client.
@@ -310,57 +311,26 @@ func (cl *channelConn) apply(r subRequest) []byte {
 // in the job name of a process.
 func (cl *channelConn) checkStats(s *subscription) error {
 	if s.pid != 0 {
-		info, err := cl.a.m.ProcessInfo(cl.ctx, s.pid)
-		if err != nil {
-			return err
-		}
-		if !cl.id.canJob(info.Name) {
-			return forbidden("this token may not use process %d", s.pid)
-		}
+		info, err := cl.a.processFor(cl.ctx, cl.id, s.pid)
 		s.job = info.Name
-		return nil
+		return err
 	}
-	if !cl.id.canJob(s.job) {
-		return forbidden("this token may not use job %q", s.job)
-	}
-	_, err := cl.a.m.JobInfo(cl.ctx, s.job)
-	return err
+	return cl.a.checkJob(cl.ctx, cl.id, s.job)
 }
 
 // checkStream checks that a STREAM target exists and may be seen.
 func (cl *channelConn) checkStream(s subscription) error {
 	if s.job != "" {
-		if !cl.id.canJob(s.job) {
-			return forbidden("this token may not use job %q", s.job)
-		}
-		_, err := cl.a.m.JobInfo(cl.ctx, s.job)
-		return err
+		return cl.a.checkJob(cl.ctx, cl.id, s.job)
 	}
-	info, err := cl.a.m.ProcessInfo(cl.ctx, s.pid)
+	info, err := cl.a.processFor(cl.ctx, cl.id, s.pid)
 	if err != nil {
 		return err
-	}
-	if !cl.id.canJob(info.Name) {
-		return forbidden("this token may not use process %d", s.pid)
 	}
 	if s.label != "" && !hasLabel(info, s.label) {
 		return notFound("process %d has no stream %q", s.pid, s.label)
 	}
 	return nil
-}
-
-func hasLabel(info manager.ProcessInfo, label string) bool {
-	for _, l := range info.RedirectOutput {
-		if l == label {
-			return true
-		}
-	}
-	for _, l := range info.CustomStreams {
-		if l == label {
-			return true
-		}
-	}
-	return false
 }
 
 // unsubscribe hands a topic to remove to the writer; removing one the
@@ -581,7 +551,7 @@ func (cl *channelConn) command(d cmdData) {
 			"id": id, "error": map[string]any{"errno": body.Errno, "reason": body.Reason}}})
 		return
 	}
-	if _, write := writeCommands[d.Name]; write {
+	if channelCommands[d.Name].write {
 		cl.a.log.Info("channel command", "command", d.Name, "token", cl.id.name)
 	}
 	cl.send(message{Event: evCmdOK, Data: map[string]any{"id": id, "result": res}})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,48 +96,22 @@ func parseJob(b []byte, s string) (conf.Job, error) {
 	return cfg, nil
 }
 
-// redactJob hides the values of a job's env (names kept).
-func redactJob(info manager.JobInfo) manager.JobInfo {
-	info.Config = info.Config.Clone()
-	for k := range info.Config.Env {
-		info.Config.Env[k] = ""
-	}
-	return info
-}
-
-// redactProcess hides the values of a process's env (names kept).
-func redactProcess(info manager.ProcessInfo) manager.ProcessInfo {
-	env := make(map[string]string, len(info.Env))
-	for k := range info.Env {
-		env[k] = ""
-	}
-	info.Env = env
-	return info
-}
-
 func (a *api) version(w http.ResponseWriter, r *http.Request) error {
 	a.writeJSON(w, http.StatusOK, map[string]string{"name": "ganger", "version": a.o.Version})
 	return nil
 }
 
 func (a *api) listSessions(w http.ResponseWriter, r *http.Request) error {
-	ss, err := a.m.Sessions(r.Context())
+	ss, err := a.sessionsFor(r.Context(), identityOf(r.Context()))
 	if err != nil {
 		return err
 	}
-	id := identityOf(r.Context())
-	out := make([]string, 0, len(ss))
-	for _, s := range ss {
-		if id.canSession(s) {
-			out = append(out, s)
-		}
-	}
-	a.writeJSON(w, http.StatusOK, map[string][]string{"sessions": out})
+	a.writeJSON(w, http.StatusOK, map[string][]string{"sessions": ss})
 	return nil
 }
 
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
-	jobs, err := a.visibleJobs(r)
+	jobs, err := a.jobsFor(r.Context(), identityOf(r.Context()), "")
 	if err != nil {
 		return err
 	}
@@ -146,32 +119,16 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// visibleJobs returns the full names of the jobs the token may see.
-func (a *api) visibleJobs(r *http.Request) ([]string, error) {
-	jobs, err := a.m.Jobs(r.Context(), "")
-	if err != nil {
-		return nil, err
-	}
-	id := identityOf(r.Context())
-	out := make([]string, 0, len(jobs))
-	for _, j := range jobs {
-		if id.canJob(j) {
-			out = append(out, j)
-		}
-	}
-	return out, nil
-}
-
 func (a *api) sessionJobs(w http.ResponseWriter, r *http.Request) error {
 	s := chi.URLParam(r, "session")
-	jobs, err := a.m.Jobs(r.Context(), s)
+	jobs, err := a.jobsFor(r.Context(), identityOf(r.Context()), s)
 	if err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusOK, struct {
 		Session string   `json:"sessionid"`
 		Jobs    []string `json:"jobs"`
-	}{s, nonNil(jobs)})
+	}{s, jobs})
 	return nil
 }
 
@@ -200,15 +157,11 @@ func (a *api) headJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
-	info, err := a.m.JobInfo(r.Context(), jobOf(r))
+	b, err := a.jobView(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	if identityOf(r.Context()).hidesEnv() {
-		info = redactJob(info)
-	}
-	info.Processes = nonNil(info.Processes)
-	a.writeJSON(w, http.StatusOK, info)
+	a.writeBody(w, http.StatusOK, b)
 	return nil
 }
 
@@ -225,24 +178,18 @@ func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
-	if err := a.unload(r.Context(), jobOf(r)); err != nil {
+	if err := a.m.Unload(r.Context(), jobOf(r)); err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusOK, okBody)
 	return nil
 }
 
-// unload stops a job's processes, commits included, and forgets the job.
-func (a *api) unload(ctx context.Context, name string) error {
-	return a.m.Unload(ctx, name)
-}
-
 func (a *api) jobStats(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.m.JobStats(r.Context(), jobOf(r))
+	st, err := a.jobStatsView(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	st.Stats = nonNil(st.Stats)
 	a.writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -377,11 +324,11 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) jobPids(w http.ResponseWriter, r *http.Request) error {
-	pids, err := a.m.Pids(r.Context(), jobOf(r))
+	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": nonNil(pids)})
+	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": pids})
 	return nil
 }
 
@@ -450,7 +397,7 @@ func (a *api) jobLogs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
-	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()))
+	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()), "")
 	if err != nil {
 		return err
 	}
@@ -458,34 +405,8 @@ func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pidsFor returns every pid (commits included) that id may see.
-func (a *api) pidsFor(ctx context.Context, id identity) ([]int, error) {
-	pids, err := a.m.Pids(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	if id.sessions == nil {
-		return nonNil(pids), nil
-	}
-	out := make([]int, 0, len(pids))
-	for _, pid := range pids {
-		info, err := a.m.ProcessInfo(ctx, pid)
-		if err == nil && id.canJob(info.Name) {
-			out = append(out, pid)
-		}
-	}
-	return out, nil
-}
-
 func (a *api) getProcess(w http.ResponseWriter, r *http.Request) error {
-	info := processOf(r)
-	if identityOf(r.Context()).hidesEnv() {
-		info = redactProcess(info)
-	}
-	info.Args = nonNil(info.Args)
-	info.RedirectOutput = nonNil(info.RedirectOutput)
-	info.CustomStreams = nonNil(info.CustomStreams)
-	a.writeJSON(w, http.StatusOK, info)
+	a.writeJSON(w, http.StatusOK, processView(identityOf(r.Context()), processOf(r)))
 	return nil
 }
 
