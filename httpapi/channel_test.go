@@ -139,6 +139,8 @@ func TestChannelCommands(t *testing.T) {
 		{"start_job", "start_job", []any{"default.new"}, 0, func(t *testing.T, res map[string]any) { wantValue(t, res, `{"ok":true}`) }},
 		{"stop_job", "stop_job", []any{"default.new"}, 0, nil},
 		{"reload", "reload", []any{"default.new"}, 0, nil},
+		{"restart", "restart", []any{"default.new"}, 0, nil},
+		{"restart of no job", "restart", []any{"default.nosuch"}, 404, nil},
 		{"commit", "commit", []any{"default.web"}, 0, func(t *testing.T, res map[string]any) {
 			commit = res["pid"].(float64)
 		}},

@@ -41,6 +41,7 @@ var channelCommands = map[string]command{
 	"start_job":    {write: true, min: 1, max: 1, run: onJob(Manager.StartJob)},
 	"stop_job":     {write: true, min: 1, max: 1, run: onJob(Manager.StopJob)},
 	"reload":       {write: true, min: 1, max: 1, run: onJob(Manager.ReloadJob)},
+	"restart":      {write: true, min: 1, max: 1, run: onJob(Manager.ReloadJob)}, // a rolling reload
 	"scale":        {write: true, min: 2, max: 2, run: (*channelConn).cmdScale},
 	"commit":       {write: true, min: 1, max: 2, kwargs: true, run: (*channelConn).cmdCommit},
 	"stopall":      {write: true, run: (*channelConn).cmdStopAll},

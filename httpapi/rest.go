@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -264,8 +265,19 @@ func (a *api) getState(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseAction reads a state body: {"action":"start"|"stop"|"reload"} or
-// gaffer's bare 1, 0 or 2.
+// jobActions are the actions of POST /jobs/{s}/{j}/state, by name.
+var jobActions = map[string]func(Manager, context.Context, string) error{
+	"start":   Manager.StartJob,
+	"stop":    Manager.StopJob,
+	"reload":  Manager.ReloadJob,
+	"restart": Manager.ReloadJob, // a rolling reload, as ganger restart
+}
+
+// actionNames lists jobActions for error texts.
+const actionNames = `"start", "stop", "reload" or "restart"`
+
+// parseAction reads a state body: {"action":"start"|"stop"|"reload"|
+// "restart"} or gaffer's bare 1, 0 or 2.
 func parseAction(b []byte) (string, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) > 0 && t[0] == '{' {
@@ -275,17 +287,17 @@ func parseAction(b []byte) (string, error) {
 		if err := decodeStrict(t, &body); err != nil {
 			return "", err
 		}
-		switch body.Action {
-		case "start", "stop", "reload":
+		if _, ok := jobActions[body.Action]; ok {
 			return body.Action, nil
-		case "":
-			return "", badRequest("field \"action\" is required: \"start\", \"stop\" or \"reload\"")
 		}
-		return "", badRequest("field \"action\": unknown action %q: want \"start\", \"stop\" or \"reload\"", body.Action)
+		if body.Action == "" {
+			return "", badRequest("field \"action\" is required: %s", actionNames)
+		}
+		return "", badRequest("field \"action\": unknown action %q: want %s", body.Action, actionNames)
 	}
 	var n json.Number
 	if err := decodeStrict(t, &n); err != nil {
-		return "", badRequest("want {\"action\": \"start\"|\"stop\"|\"reload\"} or 1, 0, 2")
+		return "", badRequest("want {\"action\": %s} or 1, 0, 2", actionNames)
 	}
 	switch n {
 	case "1":
@@ -307,16 +319,7 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := jobOf(r)
-	switch action {
-	case "start":
-		err = a.m.StartJob(r.Context(), name)
-	case "stop":
-		err = a.m.StopJob(r.Context(), name)
-	case "reload":
-		err = a.m.ReloadJob(r.Context(), name)
-	}
-	if err != nil {
+	if err := jobActions[action](a.m, r.Context(), jobOf(r)); err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusAccepted, okBody)

@@ -188,6 +188,9 @@ func TestREST(t *testing.T) {
 		{"reload", "POST", "/jobs/default/web/state", `{"action":"reload"}`, 202, func(t *testing.T, res response) {
 			pids = waitReplaced(t, e, pids[0])
 		}},
+		{"restart", "POST", "/jobs/default/web/state", `{"action":"restart"}`, 202, func(t *testing.T, res response) {
+			pids = waitReplaced(t, e, pids[0])
+		}},
 		{"delete process", "DELETE", "/{pid}", "", 202, func(t *testing.T, res response) {
 			pids = waitReplaced(t, e, pids[0])
 		}},
