@@ -295,6 +295,7 @@ func (cl *channelConn) cmdLoad(arg args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	cl.a.answers.forget(name) // a job of that name before this one counted its own revisions
 	return loaded{true, name}, nil
 }
 
@@ -316,7 +317,9 @@ func (cl *channelConn) cmdUnload(arg args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return okBody, cl.a.m.Unload(cl.ctx, name)
+	err = cl.a.m.Unload(cl.ctx, name)
+	cl.a.answers.forget(name)
+	return okBody, err
 }
 
 func (cl *channelConn) cmdScale(arg args) (any, error) {

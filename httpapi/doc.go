@@ -1,7 +1,8 @@
 // Package httpapi is ganger's HTTP adapter: the REST and WebSocket API of
 // API.md over a process manager. It owns no state of its own beyond open
-// sockets; every answer comes from one or a few calls of the small
-// [Manager] interface, which *manager.Manager implements.
+// sockets and a cache of encoded answers; every answer comes from one or a
+// few calls of the small [Manager] interface, which *manager.Manager
+// implements.
 //
 //	h := httpapi.New(httpapi.Options{Manager: m, Tokens: cfg.Auth.Tokens, LoopbackOnly: true})
 //	srv := httpapi.NewServer(h) // timeouts set; Shutdown also closes WebSockets

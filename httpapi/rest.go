@@ -143,6 +143,7 @@ func (a *api) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.answers.forget(name) // a job of that name before this one counted its own revisions
 	w.Header().Set("Location", "/jobs/"+url.PathEscape(s)+"/"+url.PathEscape(cfg.Name))
 	a.writeJSON(w, http.StatusCreated, loaded{true, name})
 	return nil
@@ -179,7 +180,9 @@ func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
-	if err := a.m.Unload(r.Context(), jobOf(r)); err != nil {
+	err := a.m.Unload(r.Context(), jobOf(r))
+	a.answers.forget(jobOf(r))
+	if err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusOK, okBody)

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
+	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/manager"
 )
 
@@ -87,27 +89,50 @@ func (a *api) checkJob(ctx context.Context, id identity, name string) error {
 }
 
 // jobView returns the encoded answer describing a job (GET
-// /jobs/{s}/{j}, the info command), env values hidden from a read token.
-// The bytes may be shared: the caller must not modify them. EFORBIDDEN for
-// a job id may not use, ENOTFOUND for no such job.
+// /jobs/{s}/{j}, the info command), env values hidden from a read token:
+// one manager call, and an encoding only when the job's revision is not
+// the one of the cached answer (answerCache). The bytes are shared: the
+// caller must not modify them. EFORBIDDEN for a job id may not use,
+// ENOTFOUND for no such job.
 func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, error) {
 	if err := id.checkJob(name); err != nil {
 		return nil, err
 	}
+	gen := a.answers.generation()
 	info, err := a.m.JobInfo(ctx, name)
 	if err != nil {
+		if ganger.ErrorCode(err) == ganger.ENOTFOUND {
+			a.answers.forget(name)
+		}
 		return nil, err
 	}
-	if id.hidesEnv() {
+	redacted := id.hidesEnv()
+	if b, ok := a.answers.get(name, redacted, info.Revision); ok {
+		return b, nil
+	}
+	if redacted {
 		info = redactJob(info)
 	}
 	info.Processes = nonNil(info.Processes)
 	buf := a.getBuffer()
 	defer a.putBuffer(buf)
 	if err := encodeJSON(buf, info); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("encoding job %s: %w", name, err)
 	}
-	return slices.Clone(buf.Bytes()), nil
+	b := slices.Clone(buf.Bytes())
+	if a.answers.put(gen, name, redacted, info.Revision, b) {
+		a.pruneAnswers(ctx)
+	}
+	return b, nil
+}
+
+// pruneAnswers drops the cached answers of jobs that no longer exist.
+func (a *api) pruneAnswers(ctx context.Context) {
+	jobs, err := a.m.Jobs(ctx, "")
+	if err != nil {
+		jobs = nil // drop them all: they are made again when asked for
+	}
+	a.answers.prune(jobs)
 }
 
 // jobStatsView returns a job's stats. EFORBIDDEN for a job id may not
