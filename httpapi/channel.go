@@ -57,11 +57,11 @@ type cmdData struct {
 	Kwargs   map[string]json.RawMessage `json:"kwargs"`
 }
 
-// channelConn is one /channel connection. Its goroutines: the handler's, which
-// reads and handles messages (subscriptions checked at once, commands
-// queued); run, which runs commands in order; write, the only writer of
-// the socket, which also applies subscription changes; and, once a STATS
-// topic is subscribed, sampleStats. All end with ctx.
+// channelConn is one /channel connection. Its goroutines: the handler's,
+// which reads and handles messages (subscriptions checked at once,
+// commands queued); run, which runs commands in order; write, the only
+// writer of the socket, which also applies subscription changes; and, once
+// a STATS topic is subscribed, sampleStats. All end with ctx.
 type channelConn struct {
 	a      *api
 	c      *websocket.Conn
@@ -315,13 +315,13 @@ func (cl *channelConn) checkStats(s *subscription) error {
 		s.job = info.Name
 		return err
 	}
-	return cl.a.checkJob(cl.ctx, cl.id, s.job)
+	return cl.a.checkJobExists(cl.ctx, cl.id, s.job)
 }
 
 // checkStream checks that a STREAM target exists and may be seen.
 func (cl *channelConn) checkStream(s subscription) error {
 	if s.job != "" {
-		return cl.a.checkJob(cl.ctx, cl.id, s.job)
+		return cl.a.checkJobExists(cl.ctx, cl.id, s.job)
 	}
 	info, err := cl.a.processFor(cl.ctx, cl.id, s.pid)
 	if err != nil {

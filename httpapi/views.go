@@ -78,9 +78,9 @@ func (a *api) pidsFor(ctx context.Context, id identity, job string) ([]int, erro
 	return out, nil
 }
 
-// checkJob checks that a job exists and id may use it: EFORBIDDEN,
+// checkJobExists checks that a job exists and id may use it: EFORBIDDEN,
 // ENOTFOUND.
-func (a *api) checkJob(ctx context.Context, id identity, name string) error {
+func (a *api) checkJobExists(ctx context.Context, id identity, name string) error {
 	if err := id.checkJob(name); err != nil {
 		return err
 	}
