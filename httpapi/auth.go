@@ -62,6 +62,15 @@ func (id identity) checkSession(s string) error {
 	return nil
 }
 
+// checkJob returns an EFORBIDDEN error unless id may use the job with the
+// full name name.
+func (id identity) checkJob(name string) error {
+	if !id.canJob(name) {
+		return forbidden("this token may not use job %q", name)
+	}
+	return nil
+}
+
 // checkWrite returns an EFORBIDDEN error unless id may change state.
 func (id identity) checkWrite() error {
 	if !id.canWrite() {

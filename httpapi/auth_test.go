@@ -199,7 +199,7 @@ func TestAuthChannel(t *testing.T) {
 		for _, c := range []struct {
 			name string
 			args []any
-		}{{"scale", []any{"default.web", 2}}, {"stopall", nil}, {"load", []any{map[string]any{"name": "x", "cmd": "true"}}}} {
+		}{{"scale", []any{"default.web", 2}}, {"restart", []any{"default.web"}}, {"stopall", nil}, {"load", []any{map[string]any{"name": "x", "cmd": "true"}}}} {
 			m := w.cmd(c.name, c.args...)
 			if m.Event != "gaffer:command_error" || m.Data["error"].(map[string]any)["errno"] != 403.0 {
 				t.Errorf("%s with a read token: %v", c.name, m)

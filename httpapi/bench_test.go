@@ -38,8 +38,9 @@ func BenchmarkGetJob(b *testing.B) {
 }
 
 // BenchmarkGetJobHandler: GET /jobs/default/web of a 10-process job
-// through the handler stack alone (middleware, router, the manager, JSON),
-// with no connection: what ganger adds to net/http's own cost per request.
+// through the handler stack alone (middleware, router, the manager, and
+// the JSON answer, cached while the job's revision stays), with no
+// connection: what ganger adds to net/http's own cost per request.
 func BenchmarkGetJobHandler(b *testing.B) {
 	e := newEnv(b)
 	e.load(b, `{"name":"web","cmd":"sleep 30","graceful_timeout":1,"numprocesses":10}`)

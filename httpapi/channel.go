@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,19 +20,16 @@ import (
 
 // Messages of the /channel protocol (API.md "WebSocket").
 const (
-	evSub       = "SUB"
-	evUnsub     = "UNSUB"
-	evCmd       = "CMD"
-	evNop       = "NOP"
-	evEvent     = "gaffer:event"
-	evSubOK     = "gaffer:subscription_success"
-	evSubError  = "gaffer:subscription_error"
-	evCmdOK     = "gaffer:command_success"
-	evCmdError  = "gaffer:command_error"
-	evError     = "gaffer:error"
-	topicEvents = "EVENTS"
-	topicStats  = "STATS"
-	topicStream = "STREAM"
+	evSub      = "SUB"
+	evUnsub    = "UNSUB"
+	evCmd      = "CMD"
+	evNop      = "NOP"
+	evEvent    = "gaffer:event"
+	evSubOK    = "gaffer:subscription_success"
+	evSubError = "gaffer:subscription_error"
+	evCmdOK    = "gaffer:command_success"
+	evCmdError = "gaffer:command_error"
+	evError    = "gaffer:error"
 )
 
 // statsInterval is how often STATS subscriptions are sampled.
@@ -59,12 +57,12 @@ type cmdData struct {
 	Kwargs   map[string]json.RawMessage `json:"kwargs"`
 }
 
-// client is one /channel connection. Its goroutines: the handler's, which
-// reads and handles messages (subscriptions checked at once, commands
-// queued); run, which runs commands in order; write, the only writer of
-// the socket, which also applies subscription changes; and, once a STATS
-// topic is subscribed, sampleStats. All end with ctx.
-type client struct {
+// channelConn is one /channel connection. Its goroutines: the handler's,
+// which reads and handles messages (subscriptions checked at once,
+// commands queued); run, which runs commands in order; write, the only
+// writer of the socket, which also applies subscription changes; and, once
+// a STATS topic is subscribed, sampleStats. All end with ctx.
+type channelConn struct {
 	a      *api
 	c      *websocket.Conn
 	id     identity
@@ -113,7 +111,7 @@ func (a *api) serveChannel(w http.ResponseWriter, r *http.Request) {
 	a.clients.Add(1)
 	defer a.clients.Add(-1)
 
-	cl := &client{
+	cl := &channelConn{
 		a: a, c: c, id: identityOf(r.Context()), ctx: ctx, cancel: cancel,
 		out:     make(chan []byte, outQueue),
 		cmds:    make(chan cmdData, 16),
@@ -136,7 +134,7 @@ func (a *api) serveChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 // closeSubs ends the client's subscriptions, once write has ended.
-func (cl *client) closeSubs() {
+func (cl *channelConn) closeSubs() {
 	cl.events.Close()
 	if cl.output != nil {
 		cl.output.Close()
@@ -144,7 +142,7 @@ func (cl *client) closeSubs() {
 }
 
 // read reads and handles messages until the connection ends.
-func (cl *client) read() error {
+func (cl *channelConn) read() error {
 	for {
 		_, b, err := cl.c.Read(cl.ctx)
 		if err != nil {
@@ -156,7 +154,7 @@ func (cl *client) read() error {
 
 // send queues a reply; it waits while the queue is full (the writer times
 // the client out if it does not read).
-func (cl *client) send(v any) {
+func (cl *channelConn) send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		cl.a.log.Error("channel: encoding a reply", "err", err)
@@ -168,8 +166,8 @@ func (cl *client) send(v any) {
 	}
 }
 
-func (cl *client) sendError(code, format string, args ...any) {
-	cl.send(message{Event: evError, Data: map[string]string{"error": code, "reason": sprintf(format, args...)}})
+func (cl *channelConn) sendError(code, format string, args ...any) {
+	cl.send(message{Event: evError, Data: map[string]string{"error": code, "reason": fmt.Sprintf(format, args...)}})
 }
 
 // message is a message to a client.
@@ -181,7 +179,7 @@ type message struct {
 
 // handle handles one message. A malformed one is answered with
 // gaffer:error; the connection stays open.
-func (cl *client) handle(b []byte) {
+func (cl *channelConn) handle(b []byte) {
 	var m inMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -217,73 +215,7 @@ func (cl *client) handle(b []byte) {
 	}
 }
 
-// subscription is a parsed SUB/UNSUB topic.
-type subscription struct {
-	topic   string // canonical spelling, the key in client.topics
-	kind    string // topicEvents, topicStats or topicStream
-	pattern string // events or output bus pattern
-	job     string // STATS of a job: its full name
-	pid     int    // STATS or STREAM of a process
-	label   string // STREAM of one label
-}
-
-// parseTopic reads a topic: EVENTS, EVENTS:<pattern>, STATS:<pid>,
-// STATS:<session>.<job>, STREAM:<pid>, STREAM:<pid>.<label>.
-func parseTopic(t string) (subscription, error) {
-	kind, arg, _ := strings.Cut(t, ":")
-	switch kind {
-	case topicEvents:
-		p := strings.Trim(arg, ".")
-		return subscription{topic: topicEvents + ":" + p, kind: kind, pattern: p}, nil
-	case topicStats:
-		if pid, err := strconv.Atoi(arg); err == nil && isDigits(arg) {
-			return subscription{topic: topicStats + ":" + strconv.Itoa(pid), kind: kind, pid: pid}, nil
-		}
-		s, j, err := ganger.ParseJobName(arg)
-		if err != nil {
-			return subscription{}, err
-		}
-		name := ganger.JobName(s, j)
-		return subscription{topic: topicStats + ":" + name, kind: kind, job: name}, nil
-	case topicStream:
-		p, label, _ := strings.Cut(arg, ".")
-		if !isDigits(p) {
-			// STREAM:<session>.<job>: all output of a job, processes
-			// spawned later included.
-			sess, j, err := ganger.ParseJobName(arg)
-			if err != nil || !strings.ContainsAny(arg, "./") {
-				return subscription{}, badRequest("invalid topic %q: want STREAM:<pid>, STREAM:<pid>.<label> or STREAM:<session>.<job>", t)
-			}
-			name := ganger.JobName(sess, j)
-			return subscription{topic: topicStream + ":" + name, kind: kind, job: name, pattern: manager.JobOutputTopic(name)}, nil
-		}
-		pid, err := strconv.Atoi(p)
-		if err != nil || (label == "" && strings.Contains(arg, ".")) {
-			return subscription{}, badRequest("invalid topic %q: want STREAM:<pid> or STREAM:<pid>.<label>", t)
-		}
-		s := subscription{topic: topicStream + ":" + strconv.Itoa(pid), kind: kind, pid: pid, label: label}
-		if label != "" {
-			s.topic += "." + label
-		}
-		s.pattern = manager.OutputTopic(pid, label)
-		return s, nil
-	}
-	return subscription{}, badRequest("unknown topic %q: want EVENTS, EVENTS:<pattern>, STATS:<pid>, STATS:<session>.<job>, STREAM:<pid>, STREAM:<pid>.<label> or STREAM:<session>.<job>", t)
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func (cl *client) subError(topic string, err error) {
+func (cl *channelConn) subError(topic string, err error) {
 	b := cl.subErrorMessage(topic, err)
 	select {
 	case cl.out <- b:
@@ -291,7 +223,7 @@ func (cl *client) subError(topic string, err error) {
 	}
 }
 
-func (cl *client) subErrorMessage(topic string, err error) []byte {
+func (cl *channelConn) subErrorMessage(topic string, err error) []byte {
 	if ganger.ErrorCode(err) == ganger.EINTERNAL {
 		cl.a.log.Error("channel: subscribing", "topic", topic, "err", err)
 	}
@@ -302,7 +234,7 @@ func (cl *client) subErrorMessage(topic string, err error) []byte {
 // subscribe checks a topic and hands it to the writer, which adds it and
 // then replies: a client that has the success reply gets every event
 // published from then on, and no event of the topic before the reply.
-func (cl *client) subscribe(topic string) {
+func (cl *channelConn) subscribe(topic string) {
 	s, err := parseTopic(topic)
 	if err != nil {
 		cl.subError(topic, err)
@@ -321,7 +253,7 @@ func (cl *client) subscribe(topic string) {
 	cl.request(subRequest{s: s, topic: topic})
 }
 
-func (cl *client) request(r subRequest) {
+func (cl *channelConn) request(r subRequest) {
 	select {
 	case cl.subReqs <- r:
 	case <-cl.ctx.Done():
@@ -329,7 +261,7 @@ func (cl *client) request(r subRequest) {
 }
 
 // apply makes a subscription change and returns the reply. Writer only.
-func (cl *client) apply(r subRequest) []byte {
+func (cl *channelConn) apply(r subRequest) []byte {
 	s := r.s
 	if r.unsub {
 		if !cl.topics[s.topic] {
@@ -377,40 +309,23 @@ func (cl *client) apply(r subRequest) []byte {
 
 // checkStats checks that a STATS target exists and may be seen, and fills
 // in the job name of a process.
-func (cl *client) checkStats(s *subscription) error {
+func (cl *channelConn) checkStats(s *subscription) error {
 	if s.pid != 0 {
-		info, err := cl.a.m.ProcessInfo(cl.ctx, s.pid)
-		if err != nil {
-			return err
-		}
-		if !cl.id.canJob(info.Name) {
-			return forbidden("this token may not use process %d", s.pid)
-		}
+		info, err := cl.a.processFor(cl.ctx, cl.id, s.pid)
 		s.job = info.Name
-		return nil
+		return err
 	}
-	if !cl.id.canJob(s.job) {
-		return forbidden("this token may not use job %q", s.job)
-	}
-	_, err := cl.a.m.JobInfo(cl.ctx, s.job)
-	return err
+	return cl.a.checkJobExists(cl.ctx, cl.id, s.job)
 }
 
 // checkStream checks that a STREAM target exists and may be seen.
-func (cl *client) checkStream(s subscription) error {
+func (cl *channelConn) checkStream(s subscription) error {
 	if s.job != "" {
-		if !cl.id.canJob(s.job) {
-			return forbidden("this token may not use job %q", s.job)
-		}
-		_, err := cl.a.m.JobInfo(cl.ctx, s.job)
-		return err
+		return cl.a.checkJobExists(cl.ctx, cl.id, s.job)
 	}
-	info, err := cl.a.m.ProcessInfo(cl.ctx, s.pid)
+	info, err := cl.a.processFor(cl.ctx, cl.id, s.pid)
 	if err != nil {
 		return err
-	}
-	if !cl.id.canJob(info.Name) {
-		return forbidden("this token may not use process %d", s.pid)
 	}
 	if s.label != "" && !hasLabel(info, s.label) {
 		return notFound("process %d has no stream %q", s.pid, s.label)
@@ -418,25 +333,11 @@ func (cl *client) checkStream(s subscription) error {
 	return nil
 }
 
-func hasLabel(info manager.ProcessInfo, label string) bool {
-	for _, l := range info.RedirectOutput {
-		if l == label {
-			return true
-		}
-	}
-	for _, l := range info.CustomStreams {
-		if l == label {
-			return true
-		}
-	}
-	return false
-}
-
 // unsubscribe hands a topic to remove to the writer; removing one the
 // client does not have is a subscription_error, success is answered with
 // subscription_success. Events published before the removal and still
 // buffered may follow the reply.
-func (cl *client) unsubscribe(topic string) {
+func (cl *channelConn) unsubscribe(topic string) {
 	s, err := parseTopic(topic)
 	if err != nil {
 		cl.subError(topic, err)
@@ -449,7 +350,7 @@ func (cl *client) unsubscribe(topic string) {
 // subscription changes (applied, then answered) and events and output from
 // the client's subscriptions, each write bounded by the write timeout. It
 // ends the client when a write fails.
-func (cl *client) write() {
+func (cl *channelConn) write() {
 	defer cl.wg.Done()
 	defer cl.cancel()
 	evC := cl.events.C()
@@ -492,7 +393,7 @@ func (cl *client) write() {
 }
 
 // flush writes the queued replies.
-func (cl *client) flush() bool {
+func (cl *channelConn) flush() bool {
 	for {
 		select {
 		case b := <-cl.out:
@@ -505,7 +406,7 @@ func (cl *client) flush() bool {
 	}
 }
 
-func (cl *client) writeText(b []byte) bool {
+func (cl *channelConn) writeText(b []byte) bool {
 	err := cl.a.writeMessage(cl.ctx, cl.c, websocket.MessageText, b)
 	if err != nil {
 		if cl.ctx.Err() == nil {
@@ -524,7 +425,7 @@ func overflow(n uint64) []byte {
 
 // eventMessage encodes a bus event for the client, or returns nil for one
 // it may not see.
-func (cl *client) eventMessage(m pubsub.Message[manager.Event]) []byte {
+func (cl *channelConn) eventMessage(m pubsub.Message[manager.Event]) []byte {
 	if m.Dropped > 0 {
 		return overflow(m.Dropped)
 	}
@@ -539,7 +440,7 @@ func (cl *client) eventMessage(m pubsub.Message[manager.Event]) []byte {
 
 // outputMessage encodes an output chunk as a STREAM event: the text with
 // invalid UTF-8 replaced, on the most specific topic the client has.
-func (cl *client) outputMessage(m pubsub.Message[manager.Chunk]) []byte {
+func (cl *channelConn) outputMessage(m pubsub.Message[manager.Chunk]) []byte {
 	if m.Dropped > 0 {
 		return overflow(m.Dropped)
 	}
@@ -563,7 +464,7 @@ func (cl *client) outputMessage(m pubsub.Message[manager.Chunk]) []byte {
 // once a second (and at once for a new topic). Samples are dropped rather
 // than queued when the client's reply queue is full. A topic whose process
 // or job is gone is no longer sampled.
-func (cl *client) sampleStats() {
+func (cl *channelConn) sampleStats() {
 	defer cl.wg.Done()
 	t := time.NewTicker(statsInterval)
 	defer t.Stop()
@@ -609,7 +510,7 @@ func (cl *client) sampleStats() {
 
 // statsOf samples a STATS topic: one process, or every process of a job
 // (so processes spawned later are included).
-func (cl *client) statsOf(topic, name string) ([]manager.ProcStats, error) {
+func (cl *channelConn) statsOf(topic, name string) ([]manager.ProcStats, error) {
 	ctx, cancel := context.WithTimeout(cl.ctx, 5*time.Second)
 	defer cancel()
 	if arg := strings.TrimPrefix(topic, topicStats+":"); isDigits(arg) {
@@ -622,7 +523,7 @@ func (cl *client) statsOf(topic, name string) ([]manager.ProcStats, error) {
 }
 
 // run runs the client's commands in the order they arrived.
-func (cl *client) run() {
+func (cl *channelConn) run() {
 	defer cl.wg.Done()
 	for {
 		select {
@@ -635,7 +536,7 @@ func (cl *client) run() {
 }
 
 // command runs one command and sends its result or error.
-func (cl *client) command(d cmdData) {
+func (cl *channelConn) command(d cmdData) {
 	id := d.Identity
 	if len(id) == 0 {
 		id = json.RawMessage("null")
@@ -650,7 +551,7 @@ func (cl *client) command(d cmdData) {
 			"id": id, "error": map[string]any{"errno": body.Errno, "reason": body.Reason}}})
 		return
 	}
-	if _, write := writeCommands[d.Name]; write {
+	if channelCommands[d.Name].write {
 		cl.a.log.Info("channel command", "command", d.Name, "token", cl.id.name)
 	}
 	cl.send(message{Event: evCmdOK, Data: map[string]any{"id": id, "result": res}})

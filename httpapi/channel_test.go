@@ -139,6 +139,8 @@ func TestChannelCommands(t *testing.T) {
 		{"start_job", "start_job", []any{"default.new"}, 0, func(t *testing.T, res map[string]any) { wantValue(t, res, `{"ok":true}`) }},
 		{"stop_job", "stop_job", []any{"default.new"}, 0, nil},
 		{"reload", "reload", []any{"default.new"}, 0, nil},
+		{"restart", "restart", []any{"default.new"}, 0, nil},
+		{"restart of no job", "restart", []any{"default.nosuch"}, 404, nil},
 		{"commit", "commit", []any{"default.web"}, 0, func(t *testing.T, res map[string]any) {
 			commit = res["pid"].(float64)
 		}},
@@ -289,11 +291,19 @@ func TestChannelStream(t *testing.T) {
 	p := strconv.Itoa(pid)
 	w.sub("STREAM:" + p)
 	w.sub("STREAM:" + p + ".stderr")
-	w.result("send", pid, "go\n")
+	// The output may arrive before the command's reply: w.cmd would skip
+	// it, so the replies are read here with the output.
+	w.send(map[string]any{"event": "CMD", "data": map[string]any{"identity": "send", "name": "send", "args": []any{pid, "go\n"}}})
 
 	var got []string
 	for len(got) < 2 {
 		m := w.read(5 * time.Second)
+		if strings.HasPrefix(m.Event, "gaffer:command") {
+			if m.Event != "gaffer:command_success" {
+				t.Fatalf("send: %v", m)
+			}
+			continue
+		}
 		if m.Event != "gaffer:event" || m.Data["event"] != "output" {
 			t.Logf("skipping %v", m)
 			continue

@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"syscall"
 
@@ -13,16 +13,63 @@ import (
 	"github.com/ganger/ganger/manager"
 )
 
-// writeCommands are the /channel commands that change state: a read-only
-// token gets command_error 403 for them.
-var writeCommands = map[string]struct{}{
-	"load": {}, "unload": {}, "reload": {}, "update": {}, "start_job": {}, "stop_job": {},
-	"scale": {}, "stopall": {}, "killall": {}, "commit": {}, "stop_process": {}, "kill": {}, "send": {},
+// command is a /channel command: whether it changes state (a read-only
+// token gets command_error 403), how many positional arguments it takes,
+// whether it also takes its options object as kwargs, and the method that
+// runs it, whose result is the body the equivalent REST call answers.
+type command struct {
+	write    bool
+	min, max int // positional arguments
+	kwargs   bool
+	run      func(*channelConn, args) (any, error)
 }
 
-// readCommands are the /channel commands any token may run.
-var readCommands = map[string]struct{}{
-	"sessions": {}, "jobs": {}, "pids": {}, "info": {}, "stats": {}, "process_info": {}, "process_stats": {},
+// channelCommands are the /channel commands of API.md, by name. Adding a
+// command is adding a row here and its method below.
+var channelCommands = map[string]command{
+	"sessions":      {run: (*channelConn).cmdSessions},
+	"jobs":          {max: 1, run: (*channelConn).cmdJobs},
+	"pids":          {max: 1, run: (*channelConn).cmdPids},
+	"info":          {min: 1, max: 1, run: (*channelConn).cmdInfo},
+	"stats":         {min: 1, max: 1, run: (*channelConn).cmdStats},
+	"process_info":  {min: 1, max: 1, run: (*channelConn).cmdProcessInfo},
+	"process_stats": {min: 1, max: 1, run: (*channelConn).cmdProcessStats},
+
+	"load":         {write: true, min: 1, max: 2, kwargs: true, run: (*channelConn).cmdLoad},
+	"update":       {write: true, min: 2, max: 2, run: (*channelConn).cmdUpdate},
+	"unload":       {write: true, min: 1, max: 1, run: (*channelConn).cmdUnload},
+	"start_job":    {write: true, min: 1, max: 1, run: onJob(Manager.StartJob)},
+	"stop_job":     {write: true, min: 1, max: 1, run: onJob(Manager.StopJob)},
+	"reload":       {write: true, min: 1, max: 1, run: onJob(Manager.ReloadJob)},
+	"restart":      {write: true, min: 1, max: 1, run: onJob(Manager.ReloadJob)}, // a rolling reload
+	"scale":        {write: true, min: 2, max: 2, run: (*channelConn).cmdScale},
+	"commit":       {write: true, min: 1, max: 2, kwargs: true, run: (*channelConn).cmdCommit},
+	"stopall":      {write: true, run: (*channelConn).cmdStopAll},
+	"killall":      {write: true, max: 1, run: (*channelConn).cmdKillAll},
+	"stop_process": {write: true, min: 1, max: 1, run: (*channelConn).cmdStopProcess},
+	"kill":         {write: true, min: 2, max: 2, run: (*channelConn).cmdKill},
+	"send":         {write: true, min: 2, max: 3, run: (*channelConn).cmdSend},
+}
+
+// exec runs a /channel command for the connection's token.
+func (cl *channelConn) exec(d cmdData) (any, error) {
+	c, ok := channelCommands[d.Name]
+	if !ok {
+		return nil, badRequest("unknown command %q", d.Name)
+	}
+	if c.write {
+		if err := cl.id.checkWrite(); err != nil {
+			return nil, err
+		}
+	}
+	arg := args{cmd: d.Name, raw: d.Args, kw: d.Kwargs}
+	if len(arg.kw) > 0 && !c.kwargs {
+		return nil, badRequest("%s: takes positional args only, not kwargs", d.Name)
+	}
+	if err := arg.want(c.min, c.max); err != nil {
+		return nil, err
+	}
+	return c.run(cl, arg)
 }
 
 // args are a command's positional arguments (and kwargs, accepted for the
@@ -109,354 +156,6 @@ func (a args) object(i int, v any) error {
 	return nil
 }
 
-// exec runs a /channel command for the client's token. Its result is the
-// body the equivalent REST call answers.
-func (cl *client) exec(d cmdData) (any, error) {
-	if _, w := writeCommands[d.Name]; w {
-		if err := cl.id.checkWrite(); err != nil {
-			return nil, err
-		}
-	} else if _, r := readCommands[d.Name]; !r {
-		return nil, badRequest("unknown command %q", d.Name)
-	}
-	a := args{cmd: d.Name, raw: d.Args, kw: d.Kwargs}
-	if len(a.kw) > 0 && d.Name != "load" && d.Name != "commit" {
-		return nil, badRequest("%s: takes positional args only, not kwargs", d.Name)
-	}
-	ctx, m, id := cl.ctx, cl.a.m, cl.id
-
-	// job reads argument i as a job name the token may use.
-	job := func(i int) (string, error) {
-		s, err := a.str(i, "job name")
-		if err != nil {
-			return "", err
-		}
-		sess, j, err := ganger.ParseJobName(s)
-		if err != nil {
-			return "", err
-		}
-		name := ganger.JobName(sess, j)
-		if !id.canJob(name) {
-			return "", forbidden("this token may not use job %q", name)
-		}
-		return name, nil
-	}
-	// proc reads argument i as a pid of a process the token may use.
-	proc := func(i int) (int, error) {
-		pid, err := a.pid(i)
-		if err != nil {
-			return 0, err
-		}
-		return pid, cl.checkPid(ctx, pid)
-	}
-	oneJob := func(f func(context.Context, string) error) (any, error) {
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		return okBody, f(ctx, name)
-	}
-
-	switch d.Name {
-	case "sessions":
-		if err := a.want(0, 0); err != nil {
-			return nil, err
-		}
-		ss, err := m.Sessions(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := []string{}
-		for _, s := range ss {
-			if id.canSession(s) {
-				out = append(out, s)
-			}
-		}
-		return map[string][]string{"sessions": out}, nil
-
-	case "jobs":
-		if err := a.want(0, 1); err != nil {
-			return nil, err
-		}
-		sess := ""
-		if a.has(0) {
-			var err error
-			if sess, err = a.str(0, "session"); err != nil {
-				return nil, err
-			}
-			if err := id.checkSession(sess); err != nil {
-				return nil, err
-			}
-		}
-		jobs, err := m.Jobs(ctx, sess)
-		if err != nil {
-			return nil, err
-		}
-		out := []string{}
-		for _, j := range jobs {
-			if id.canJob(j) {
-				out = append(out, j)
-			}
-		}
-		return map[string][]string{"jobs": out}, nil
-
-	case "pids":
-		if err := a.want(0, 1); err != nil {
-			return nil, err
-		}
-		if a.has(0) {
-			name, err := job(0)
-			if err != nil {
-				return nil, err
-			}
-			pids, err := m.Pids(ctx, name)
-			return map[string][]int{"pids": nonNil(pids)}, err
-		}
-		pids, err := cl.a.pidsFor(ctx, id)
-		return map[string][]int{"pids": pids}, err
-
-	case "info":
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		info, err := m.JobInfo(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if id.hidesEnv() {
-			info = redactJob(info)
-		}
-		info.Processes = nonNil(info.Processes)
-		return info, nil
-
-	case "stats":
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		st, err := m.JobStats(ctx, name)
-		st.Stats = nonNil(st.Stats)
-		return st, err
-
-	case "process_info":
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		pid, err := a.pid(0)
-		if err != nil {
-			return nil, err
-		}
-		info, err := m.ProcessInfo(ctx, pid)
-		if err != nil {
-			return nil, err
-		}
-		if !id.canJob(info.Name) {
-			return nil, forbidden("this token may not use process %d", pid)
-		}
-		if id.hidesEnv() {
-			info = redactProcess(info)
-		}
-		info.Args, info.RedirectOutput, info.CustomStreams = nonNil(info.Args), nonNil(info.RedirectOutput), nonNil(info.CustomStreams)
-		return info, nil
-
-	case "process_stats":
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		pid, err := proc(0)
-		if err != nil {
-			return nil, err
-		}
-		st, err := m.ProcessStats(ctx, pid)
-		return map[string]manager.ProcStats{"stats": st}, err
-
-	case "load":
-		if err := a.want(1, 2); err != nil {
-			return nil, err
-		}
-		var opts struct {
-			Session string `json:"session"`
-		}
-		if err := a.object(1, &opts); err != nil {
-			return nil, err
-		}
-		cfg, err := parseJob(a.raw[0], opts.Session)
-		if err != nil {
-			return nil, err
-		}
-		sess := opts.Session
-		if sess == "" {
-			sess = cfg.Session
-		}
-		if sess == "" {
-			sess = ganger.DefaultSession
-		}
-		if !ganger.ValidName(sess) {
-			return nil, badRequest("invalid session name %q", sess)
-		}
-		if err := id.checkSession(sess); err != nil {
-			return nil, err
-		}
-		name, err := m.Load(ctx, sess, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return loaded{true, name}, nil
-
-	case "unload":
-		return oneJob(cl.a.unload)
-	case "reload":
-		return oneJob(m.ReloadJob)
-	case "start_job":
-		return oneJob(m.StartJob)
-	case "stop_job":
-		return oneJob(m.StopJob)
-
-	case "update":
-		if err := a.want(2, 2); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		sess, _, _ := ganger.ParseJobName(name)
-		cfg, err := parseJob(a.raw[1], sess)
-		if err != nil {
-			return nil, err
-		}
-		return okBody, m.Update(ctx, name, cfg)
-
-	case "scale":
-		if err := a.want(2, 2); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		v, err := a.value(1)
-		if err != nil {
-			return nil, err
-		}
-		op, err := parseScale(v)
-		if err != nil {
-			return nil, err
-		}
-		n, err := m.Scale(ctx, name, op)
-		return numProcesses{n}, err
-
-	case "commit":
-		if err := a.want(1, 2); err != nil {
-			return nil, err
-		}
-		name, err := job(0)
-		if err != nil {
-			return nil, err
-		}
-		var body commitBody
-		if err := a.object(1, &body); err != nil {
-			return nil, err
-		}
-		o, err := body.options()
-		if err != nil {
-			return nil, err
-		}
-		pid, err := m.Commit(ctx, name, o)
-		return map[string]int{"pid": pid}, err
-
-	case "stopall":
-		if err := a.want(0, 0); err != nil {
-			return nil, err
-		}
-		if id.sessions != nil {
-			return nil, forbidden("stopall: this token is limited to some sessions")
-		}
-		return okBody, m.StopAll(ctx)
-
-	case "killall":
-		if err := a.want(0, 1); err != nil {
-			return nil, err
-		}
-		if id.sessions != nil {
-			return nil, forbidden("killall: this token is limited to some sessions")
-		}
-		sig := syscall.SIGTERM
-		if a.has(0) {
-			var err error
-			if sig, err = a.signal(0); err != nil {
-				return nil, err
-			}
-		}
-		return okBody, m.KillAll(ctx, sig)
-
-	case "stop_process":
-		if err := a.want(1, 1); err != nil {
-			return nil, err
-		}
-		pid, err := proc(0)
-		if err != nil {
-			return nil, err
-		}
-		return okBody, m.StopProcess(ctx, pid)
-
-	case "kill":
-		if err := a.want(2, 2); err != nil {
-			return nil, err
-		}
-		sig, err := a.signal(1)
-		if err != nil {
-			return nil, err
-		}
-		// A number is a pid, a string a job name.
-		if v, _ := a.value(0); v != nil {
-			if _, isName := v.(string); isName {
-				name, err := job(0)
-				if err != nil {
-					return nil, err
-				}
-				return okBody, m.SignalJob(ctx, name, sig)
-			}
-		}
-		pid, err := proc(0)
-		if err != nil {
-			return nil, err
-		}
-		return okBody, m.SignalProcess(ctx, pid, sig)
-
-	case "send":
-		if err := a.want(2, 3); err != nil {
-			return nil, err
-		}
-		pid, err := proc(0)
-		if err != nil {
-			return nil, err
-		}
-		data, err := a.str(1, "data")
-		if err != nil {
-			return nil, err
-		}
-		stream := ""
-		if a.has(2) {
-			if stream, err = a.str(2, "stream"); err != nil {
-				return nil, err
-			}
-		}
-		return okBody, m.Send(ctx, pid, stream, []byte(data))
-	}
-	return nil, badRequest("unknown command %q", d.Name) // unreachable: the tables above
-}
-
 // signal reads argument i as a signal name or number.
 func (a args) signal(i int) (syscall.Signal, error) {
 	v, err := a.value(i)
@@ -470,19 +169,259 @@ func (a args) signal(i int) (syscall.Signal, error) {
 	return sig, nil
 }
 
-// checkPid checks that a process exists and the token may use it.
-func (cl *client) checkPid(ctx context.Context, pid int) error {
-	if cl.id.sessions == nil {
-		return nil // the manager call answers ENOTFOUND itself
-	}
-	info, err := cl.a.m.ProcessInfo(ctx, pid)
+// job reads argument i as the full name of a job the token may use.
+func (cl *channelConn) job(arg args, i int) (string, error) {
+	s, err := arg.str(i, "job name")
 	if err != nil {
-		return err
+		return "", err
 	}
-	if !cl.id.canJob(info.Name) {
-		return forbidden("this token may not use process %d", pid)
+	sess, j, err := ganger.ParseJobName(s)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	name := ganger.JobName(sess, j)
+	return name, cl.id.checkJob(name)
 }
 
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+// proc reads argument i as the pid of a process the token may use.
+func (cl *channelConn) proc(arg args, i int) (int, error) {
+	pid, err := arg.pid(i)
+	if err != nil {
+		return 0, err
+	}
+	return pid, cl.a.checkProcess(cl.ctx, cl.id, pid)
+}
+
+// onJob makes the command of a manager method that takes one job.
+func onJob(f func(Manager, context.Context, string) error) func(*channelConn, args) (any, error) {
+	return func(cl *channelConn, arg args) (any, error) {
+		name, err := cl.job(arg, 0)
+		if err != nil {
+			return nil, err
+		}
+		return okBody, f(cl.a.m, cl.ctx, name)
+	}
+}
+
+func (cl *channelConn) cmdSessions(args) (any, error) {
+	ss, err := cl.a.sessionsFor(cl.ctx, cl.id)
+	return map[string][]string{"sessions": ss}, err
+}
+
+func (cl *channelConn) cmdJobs(arg args) (any, error) {
+	sess := ""
+	if arg.has(0) {
+		var err error
+		if sess, err = arg.str(0, "session"); err != nil {
+			return nil, err
+		}
+	}
+	jobs, err := cl.a.jobsFor(cl.ctx, cl.id, sess)
+	return map[string][]string{"jobs": jobs}, err
+}
+
+func (cl *channelConn) cmdPids(arg args) (any, error) {
+	name := ""
+	if arg.has(0) {
+		var err error
+		if name, err = cl.job(arg, 0); err != nil {
+			return nil, err
+		}
+	}
+	pids, err := cl.a.pidsFor(cl.ctx, cl.id, name)
+	return map[string][]int{"pids": pids}, err
+}
+
+func (cl *channelConn) cmdInfo(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := cl.a.jobView(cl.ctx, cl.id, name)
+	if err != nil {
+		return nil, err
+	}
+	return json.RawMessage(b), nil
+}
+
+func (cl *channelConn) cmdStats(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return cl.a.jobStatsView(cl.ctx, cl.id, name)
+}
+
+func (cl *channelConn) cmdProcessInfo(arg args) (any, error) {
+	pid, err := arg.pid(0)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cl.a.processFor(cl.ctx, cl.id, pid)
+	if err != nil {
+		return nil, err
+	}
+	return processView(cl.id, info), nil
+}
+
+func (cl *channelConn) cmdProcessStats(arg args) (any, error) {
+	pid, err := cl.proc(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cl.a.m.ProcessStats(cl.ctx, pid)
+	return map[string]manager.ProcStats{"stats": st}, err
+}
+
+func (cl *channelConn) cmdLoad(arg args) (any, error) {
+	var opts struct {
+		Session string `json:"session"`
+	}
+	if err := arg.object(1, &opts); err != nil {
+		return nil, err
+	}
+	cfg, err := parseJob(arg.raw[0], opts.Session)
+	if err != nil {
+		return nil, err
+	}
+	sess := cmp.Or(opts.Session, cfg.Session, ganger.DefaultSession)
+	if !ganger.ValidName(sess) {
+		return nil, badRequest("invalid session name %q", sess)
+	}
+	if err := cl.id.checkSession(sess); err != nil {
+		return nil, err
+	}
+	name, err := cl.a.m.Load(cl.ctx, sess, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl.a.answers.forget(name) // a job of that name before this one counted its own revisions
+	return loaded{true, name}, nil
+}
+
+func (cl *channelConn) cmdUpdate(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	sess, _, _ := ganger.ParseJobName(name)
+	cfg, err := parseJob(arg.raw[1], sess)
+	if err != nil {
+		return nil, err
+	}
+	return okBody, cl.a.m.Update(cl.ctx, name, cfg)
+}
+
+func (cl *channelConn) cmdUnload(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	err = cl.a.m.Unload(cl.ctx, name)
+	cl.a.answers.forget(name)
+	return okBody, err
+}
+
+func (cl *channelConn) cmdScale(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	v, err := arg.value(1)
+	if err != nil {
+		return nil, err
+	}
+	op, err := parseScale(v)
+	if err != nil {
+		return nil, err
+	}
+	n, err := cl.a.m.Scale(cl.ctx, name, op)
+	return numProcesses{n}, err
+}
+
+func (cl *channelConn) cmdCommit(arg args) (any, error) {
+	name, err := cl.job(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	var body commitBody
+	if err := arg.object(1, &body); err != nil {
+		return nil, err
+	}
+	o, err := body.options()
+	if err != nil {
+		return nil, err
+	}
+	pid, err := cl.a.m.Commit(cl.ctx, name, o)
+	return map[string]int{"pid": pid}, err
+}
+
+func (cl *channelConn) cmdStopAll(args) (any, error) {
+	if cl.id.sessions != nil {
+		return nil, forbidden("stopall: this token is limited to some sessions")
+	}
+	return okBody, cl.a.m.StopAll(cl.ctx)
+}
+
+func (cl *channelConn) cmdKillAll(arg args) (any, error) {
+	if cl.id.sessions != nil {
+		return nil, forbidden("killall: this token is limited to some sessions")
+	}
+	sig := syscall.SIGTERM
+	if arg.has(0) {
+		var err error
+		if sig, err = arg.signal(0); err != nil {
+			return nil, err
+		}
+	}
+	return okBody, cl.a.m.KillAll(cl.ctx, sig)
+}
+
+func (cl *channelConn) cmdStopProcess(arg args) (any, error) {
+	pid, err := cl.proc(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return okBody, cl.a.m.StopProcess(cl.ctx, pid)
+}
+
+// cmdKill signals a process (a pid argument) or every process of a job (a
+// job name).
+func (cl *channelConn) cmdKill(arg args) (any, error) {
+	sig, err := arg.signal(1)
+	if err != nil {
+		return nil, err
+	}
+	if v, _ := arg.value(0); v != nil {
+		if _, isName := v.(string); isName {
+			name, err := cl.job(arg, 0)
+			if err != nil {
+				return nil, err
+			}
+			return okBody, cl.a.m.SignalJob(cl.ctx, name, sig)
+		}
+	}
+	pid, err := cl.proc(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	return okBody, cl.a.m.SignalProcess(cl.ctx, pid, sig)
+}
+
+func (cl *channelConn) cmdSend(arg args) (any, error) {
+	pid, err := cl.proc(arg, 0)
+	if err != nil {
+		return nil, err
+	}
+	data, err := arg.str(1, "data")
+	if err != nil {
+		return nil, err
+	}
+	stream := ""
+	if arg.has(2) {
+		if stream, err = arg.str(2, "stream"); err != nil {
+			return nil, err
+		}
+	}
+	return okBody, cl.a.m.Send(cl.ctx, pid, stream, []byte(data))
+}

@@ -1,7 +1,8 @@
 // Package httpapi is ganger's HTTP adapter: the REST and WebSocket API of
 // API.md over a process manager. It owns no state of its own beyond open
-// sockets; every answer comes from one or a few calls of the small
-// [Manager] interface, which *manager.Manager implements.
+// sockets and a cache of encoded answers; every answer comes from one or a
+// few calls of the small [Manager] interface, which *manager.Manager
+// implements.
 //
 //	h := httpapi.New(httpapi.Options{Manager: m, Tokens: cfg.Auth.Tokens, LoopbackOnly: true})
 //	srv := httpapi.NewServer(h) // timeouts set; Shutdown also closes WebSockets
@@ -32,16 +33,16 @@
 //	unauthorized       401   no token, or an unknown one
 //	forbidden          403   read-only token on a change, session not allowed, foreign Origin
 //	not_found          404   no such route, session, job, process or stream
-//	conflict           409   the job exists; the manager is shutting down
+//	conflict           409   the job exists
 //	payload_too_large  413   a body over 1 MiB
 //	internal           500   anything else: logged in full, answered "internal error"
+//	unavailable        503   the manager is shutting down or has shut down (manager.ErrClosed)
 //
-// Four statuses have no kind of their own and travel with the nearest one:
-// 405 (wrong method, with an Allow header) and 415 (a body, or a
+// Three statuses have no kind of their own and travel with the nearest
+// one: 405 (wrong method, with an Allow header) and 415 (a body, or a
 // Content-Type, that is not application/json) as bad_request, 421 (a Host
-// refused on a loopback-only listener) as forbidden, 503 (the manager has
-// shut down) as internal. WebSocket commands answer command_error with the
-// same errno and reason.
+// refused on a loopback-only listener) as forbidden. WebSocket commands
+// answer command_error with the same errno and reason.
 //
 // # Authentication
 //
@@ -55,6 +56,24 @@
 // (stopall and killall, which span sessions, are refused to it). Env
 // values are hidden from read tokens: the variables are listed with ""
 // values.
+//
+// # Answers
+//
+// REST and /channel share one set of helpers (views.go) for what a token
+// may see, the hiding of env values and the descriptions of jobs and
+// processes, so a command's result is the body of the equivalent REST
+// call. The /channel commands are one table (channelCommands: name,
+// whether it writes, its arguments, its method). The state actions are
+// start, stop, reload and restart (a rolling reload, the same as reload).
+//
+// A job's description (GET /jobs/{s}/{j}, the info command) takes one
+// manager call; its encoding is kept per job and per redaction, and sent
+// again while the job's revision (manager.JobInfo.Revision) is the same,
+// so a read token never gets the bytes made for an admin. The cache is
+// bounded: the answers of a job are dropped when a call finds it gone or
+// the API loads or unloads it, and the whole cache is pruned of gone jobs
+// when it outgrows its limit (256 answers, or twice what the last pruning
+// left).
 //
 // # WebSocket fan-out
 //

@@ -119,6 +119,7 @@ type api struct {
 	metrics http.Handler
 	clients atomic.Int64 // open /channel clients
 	bufs    sync.Pool    // *bytes.Buffer for JSON answers (writeJSON)
+	answers *answerCache // encoded job answers by revision (jobView)
 
 	// jsonHeader holds the header values of every JSON answer, made once
 	// and shared (never modified): net/http copies them when the header
@@ -152,7 +153,7 @@ func New(o Options) http.Handler {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultWriteTimeout
 	}
-	a := &api{m: o.Manager, o: o, log: o.Logger, shutdown: make(chan struct{}), reqPrefix: newRequestPrefix()}
+	a := &api{m: o.Manager, o: o, log: o.Logger, shutdown: make(chan struct{}), reqPrefix: newRequestPrefix(), answers: newAnswerCache()}
 	a.jsonHeader.contentType = []string{"application/json"}
 	a.jsonHeader.nosniff = []string{"nosniff"}
 	a.tokens = newTokens(o.Tokens)

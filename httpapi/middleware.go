@@ -253,13 +253,9 @@ func (a *api) processCtx(next http.Handler) http.Handler {
 			a.writeError(w, r, notFound("process %q not found", chi.URLParam(r, "pid")))
 			return
 		}
-		info, err := a.m.ProcessInfo(r.Context(), pid)
+		info, err := a.processFor(r.Context(), identityOf(r.Context()), pid)
 		if err != nil {
 			a.writeError(w, r, err)
-			return
-		}
-		if !identityOf(r.Context()).canJob(info.Name) {
-			a.writeError(w, r, forbidden("this token may not use process %d of job %q", pid, info.Name))
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), processKey, info)))

@@ -97,48 +97,22 @@ func parseJob(b []byte, s string) (conf.Job, error) {
 	return cfg, nil
 }
 
-// redactJob hides the values of a job's env (names kept).
-func redactJob(info manager.JobInfo) manager.JobInfo {
-	info.Config = info.Config.Clone()
-	for k := range info.Config.Env {
-		info.Config.Env[k] = ""
-	}
-	return info
-}
-
-// redactProcess hides the values of a process's env (names kept).
-func redactProcess(info manager.ProcessInfo) manager.ProcessInfo {
-	env := make(map[string]string, len(info.Env))
-	for k := range info.Env {
-		env[k] = ""
-	}
-	info.Env = env
-	return info
-}
-
 func (a *api) version(w http.ResponseWriter, r *http.Request) error {
 	a.writeJSON(w, http.StatusOK, map[string]string{"name": "ganger", "version": a.o.Version})
 	return nil
 }
 
 func (a *api) listSessions(w http.ResponseWriter, r *http.Request) error {
-	ss, err := a.m.Sessions(r.Context())
+	ss, err := a.sessionsFor(r.Context(), identityOf(r.Context()))
 	if err != nil {
 		return err
 	}
-	id := identityOf(r.Context())
-	out := make([]string, 0, len(ss))
-	for _, s := range ss {
-		if id.canSession(s) {
-			out = append(out, s)
-		}
-	}
-	a.writeJSON(w, http.StatusOK, map[string][]string{"sessions": out})
+	a.writeJSON(w, http.StatusOK, map[string][]string{"sessions": ss})
 	return nil
 }
 
 func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
-	jobs, err := a.visibleJobs(r)
+	jobs, err := a.jobsFor(r.Context(), identityOf(r.Context()), "")
 	if err != nil {
 		return err
 	}
@@ -146,32 +120,16 @@ func (a *api) listJobs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// visibleJobs returns the full names of the jobs the token may see.
-func (a *api) visibleJobs(r *http.Request) ([]string, error) {
-	jobs, err := a.m.Jobs(r.Context(), "")
-	if err != nil {
-		return nil, err
-	}
-	id := identityOf(r.Context())
-	out := make([]string, 0, len(jobs))
-	for _, j := range jobs {
-		if id.canJob(j) {
-			out = append(out, j)
-		}
-	}
-	return out, nil
-}
-
 func (a *api) sessionJobs(w http.ResponseWriter, r *http.Request) error {
 	s := chi.URLParam(r, "session")
-	jobs, err := a.m.Jobs(r.Context(), s)
+	jobs, err := a.jobsFor(r.Context(), identityOf(r.Context()), s)
 	if err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusOK, struct {
 		Session string   `json:"sessionid"`
 		Jobs    []string `json:"jobs"`
-	}{s, nonNil(jobs)})
+	}{s, jobs})
 	return nil
 }
 
@@ -185,6 +143,7 @@ func (a *api) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.answers.forget(name) // a job of that name before this one counted its own revisions
 	w.Header().Set("Location", "/jobs/"+url.PathEscape(s)+"/"+url.PathEscape(cfg.Name))
 	a.writeJSON(w, http.StatusCreated, loaded{true, name})
 	return nil
@@ -200,15 +159,11 @@ func (a *api) headJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) getJob(w http.ResponseWriter, r *http.Request) error {
-	info, err := a.m.JobInfo(r.Context(), jobOf(r))
+	b, err := a.jobView(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	if identityOf(r.Context()).hidesEnv() {
-		info = redactJob(info)
-	}
-	info.Processes = nonNil(info.Processes)
-	a.writeJSON(w, http.StatusOK, info)
+	a.writeBody(w, http.StatusOK, b)
 	return nil
 }
 
@@ -225,24 +180,20 @@ func (a *api) updateJob(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) deleteJob(w http.ResponseWriter, r *http.Request) error {
-	if err := a.unload(r.Context(), jobOf(r)); err != nil {
+	err := a.m.Unload(r.Context(), jobOf(r))
+	a.answers.forget(jobOf(r))
+	if err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusOK, okBody)
 	return nil
 }
 
-// unload stops a job's processes, commits included, and forgets the job.
-func (a *api) unload(ctx context.Context, name string) error {
-	return a.m.Unload(ctx, name)
-}
-
 func (a *api) jobStats(w http.ResponseWriter, r *http.Request) error {
-	st, err := a.m.JobStats(r.Context(), jobOf(r))
+	st, err := a.jobStatsView(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	st.Stats = nonNil(st.Stats)
 	a.writeJSON(w, http.StatusOK, st)
 	return nil
 }
@@ -317,8 +268,19 @@ func (a *api) getState(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// parseAction reads a state body: {"action":"start"|"stop"|"reload"} or
-// gaffer's bare 1, 0 or 2.
+// jobActions are the actions of POST /jobs/{s}/{j}/state, by name.
+var jobActions = map[string]func(Manager, context.Context, string) error{
+	"start":   Manager.StartJob,
+	"stop":    Manager.StopJob,
+	"reload":  Manager.ReloadJob,
+	"restart": Manager.ReloadJob, // a rolling reload, as ganger restart
+}
+
+// actionNames lists jobActions for error texts.
+const actionNames = `"start", "stop", "reload" or "restart"`
+
+// parseAction reads a state body: {"action":"start"|"stop"|"reload"|
+// "restart"} or gaffer's bare 1, 0 or 2.
 func parseAction(b []byte) (string, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) > 0 && t[0] == '{' {
@@ -328,17 +290,17 @@ func parseAction(b []byte) (string, error) {
 		if err := decodeStrict(t, &body); err != nil {
 			return "", err
 		}
-		switch body.Action {
-		case "start", "stop", "reload":
+		if _, ok := jobActions[body.Action]; ok {
 			return body.Action, nil
-		case "":
-			return "", badRequest("field \"action\" is required: \"start\", \"stop\" or \"reload\"")
 		}
-		return "", badRequest("field \"action\": unknown action %q: want \"start\", \"stop\" or \"reload\"", body.Action)
+		if body.Action == "" {
+			return "", badRequest("field \"action\" is required: %s", actionNames)
+		}
+		return "", badRequest("field \"action\": unknown action %q: want %s", body.Action, actionNames)
 	}
 	var n json.Number
 	if err := decodeStrict(t, &n); err != nil {
-		return "", badRequest("want {\"action\": \"start\"|\"stop\"|\"reload\"} or 1, 0, 2")
+		return "", badRequest("want {\"action\": %s} or 1, 0, 2", actionNames)
 	}
 	switch n {
 	case "1":
@@ -360,16 +322,7 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := jobOf(r)
-	switch action {
-	case "start":
-		err = a.m.StartJob(r.Context(), name)
-	case "stop":
-		err = a.m.StopJob(r.Context(), name)
-	case "reload":
-		err = a.m.ReloadJob(r.Context(), name)
-	}
-	if err != nil {
+	if err := jobActions[action](a.m, r.Context(), jobOf(r)); err != nil {
 		return err
 	}
 	a.writeJSON(w, http.StatusAccepted, okBody)
@@ -377,11 +330,11 @@ func (a *api) setState(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) jobPids(w http.ResponseWriter, r *http.Request) error {
-	pids, err := a.m.Pids(r.Context(), jobOf(r))
+	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()), jobOf(r))
 	if err != nil {
 		return err
 	}
-	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": nonNil(pids)})
+	a.writeJSON(w, http.StatusOK, map[string][]int{"pids": pids})
 	return nil
 }
 
@@ -450,7 +403,7 @@ func (a *api) jobLogs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
-	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()))
+	pids, err := a.pidsFor(r.Context(), identityOf(r.Context()), "")
 	if err != nil {
 		return err
 	}
@@ -458,34 +411,8 @@ func (a *api) listPids(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pidsFor returns every pid (commits included) that id may see.
-func (a *api) pidsFor(ctx context.Context, id identity) ([]int, error) {
-	pids, err := a.m.Pids(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	if id.sessions == nil {
-		return nonNil(pids), nil
-	}
-	out := make([]int, 0, len(pids))
-	for _, pid := range pids {
-		info, err := a.m.ProcessInfo(ctx, pid)
-		if err == nil && id.canJob(info.Name) {
-			out = append(out, pid)
-		}
-	}
-	return out, nil
-}
-
 func (a *api) getProcess(w http.ResponseWriter, r *http.Request) error {
-	info := processOf(r)
-	if identityOf(r.Context()).hidesEnv() {
-		info = redactProcess(info)
-	}
-	info.Args = nonNil(info.Args)
-	info.RedirectOutput = nonNil(info.RedirectOutput)
-	info.CustomStreams = nonNil(info.CustomStreams)
-	a.writeJSON(w, http.StatusOK, info)
+	a.writeJSON(w, http.StatusOK, processView(identityOf(r.Context()), processOf(r)))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -186,6 +187,9 @@ func TestREST(t *testing.T) {
 			pids = waitReplaced(t, e, pids[0])
 		}},
 		{"reload", "POST", "/jobs/default/web/state", `{"action":"reload"}`, 202, func(t *testing.T, res response) {
+			pids = waitReplaced(t, e, pids[0])
+		}},
+		{"restart", "POST", "/jobs/default/web/state", `{"action":"restart"}`, 202, func(t *testing.T, res response) {
 			pids = waitReplaced(t, e, pids[0])
 		}},
 		{"delete process", "DELETE", "/{pid}", "", 202, func(t *testing.T, res response) {
@@ -467,5 +471,31 @@ func TestJobAnswerKeys(t *testing.T) {
 	}
 	if marshalled, _ := json.Marshal(job); !bytes.Equal(marshalled, cfg) {
 		t.Errorf("config\n%s\nis not MarshalJSON's\n%s", cfg, marshalled)
+	}
+}
+
+// TestUnavailableAfterShutdown: once the manager has shut down, the API
+// answers 503 unavailable (from the one status table) with the manager's
+// reason, on REST and /channel commands alike.
+func TestUnavailableAfterShutdown(t *testing.T) {
+	e := newEnv(t)
+	e.load(t, `{"name":"web","cmd":"sleep 30","graceful_timeout":1}`)
+	e.waitRunning(t, "default.web", 1)
+	w := e.channel(t)
+	ctx, cancel := context.WithTimeout(context.Background(), wait(10*time.Second))
+	defer cancel()
+	if err := e.m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/jobs", "/jobs/default/web", "/sessions"} {
+		res := e.do(t, request{method: "GET", path: path})
+		wantJSON(t, res, `{"error":"unavailable","reason":"the manager is shut down","errno":503}`)
+		if res.status != http.StatusServiceUnavailable {
+			t.Errorf("GET %s: status %d, want 503", path, res.status)
+		}
+	}
+	m := w.cmd("info", "default.web")
+	if errObj, _ := m.Data["error"].(map[string]any); m.Event != "gaffer:command_error" || errObj["errno"] != 503.0 {
+		t.Errorf("info after shutdown: %v", m)
 	}
 }
