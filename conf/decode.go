@@ -176,8 +176,12 @@ func decodeObject[T any](field string, m map[string]any, fields []subField[T], x
 // json.Number) or TOML table (int64, float64) over DefaultJob, then
 // validates it. It returns every problem found: unknown fields first, then
 // the fields' problems in API.md's order.
-func jobFromMap(m map[string]any) (Job, []error) {
-	j := DefaultJob()
+func jobFromMap(m map[string]any) (Job, []error) { return jobOver(DefaultJob(), m) }
+
+// jobOver decodes the fields of m over j (the other fields keep j's
+// values), then validates the result, as jobFromMap does.
+func jobOver(j Job, m map[string]any) (Job, []error) {
+	j = j.Clone()
 	var errs []error
 	for _, k := range unknownKeys(m, func(k string) bool {
 		return slices.ContainsFunc(jobFields, func(f jobField) bool { return f.name == k })

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/coder/websocket"
 
 	"github.com/ganger/ganger/conf"
@@ -498,7 +500,7 @@ func TestWebSocketSurvivesServerTimeouts(t *testing.T) {
 	srv.Config.WriteTimeout = 300 * time.Millisecond
 	srv.Start()
 	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(10*time.Second))
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/channel", nil)
 	if err != nil {

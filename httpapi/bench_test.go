@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/manager"
 )
 
@@ -78,7 +80,7 @@ func BenchmarkExitEventLatency(b *testing.B) {
 		}
 		commit += time.Since(start)
 		for {
-			rctx, cancel := context.WithTimeout(ctx, wait(10*time.Second))
+			rctx, cancel := context.WithTimeout(ctx, await.Scale(10*time.Second))
 			_, data, err := w.c.Read(rctx)
 			cancel()
 			if err != nil {

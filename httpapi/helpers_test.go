@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/coder/websocket"
 
 	"github.com/ganger/ganger/httpapi"
@@ -28,22 +30,11 @@ import (
 
 var _ httpapi.Manager = (*manager.Manager)(nil)
 
-// timeScale stretches every test deadline on slow machines
-// (GANGER_TEST_SLOW=3).
-var timeScale = func() time.Duration {
-	if n, err := strconv.Atoi(os.Getenv("GANGER_TEST_SLOW")); err == nil && n > 0 {
-		return time.Duration(n)
-	}
-	return 1
-}()
-
-func wait(d time.Duration) time.Duration { return d * timeScale }
-
 // TestMain fails the run if a goroutine of this package or of the
 // WebSocket library outlives the tests (the manager's and net/http's own
 // are not ours to judge).
 func TestMain(m *testing.M) {
-	leakcheck.Main(m, wait(10*time.Second), leakcheck.Filter{Code: []string{"ganger/httpapi.", "coder/websocket."}})
+	leakcheck.Main(m, await.Scale(10*time.Second), leakcheck.Filter{Code: []string{"ganger/httpapi.", "coder/websocket."}})
 }
 
 // env is an API over a real manager, served by an httptest server.
@@ -107,9 +98,9 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		tr.DialContext = d.DialContext
 	}
 	srv.Start()
-	e := &env{m: m, srv: srv, url: srv.URL, client: &http.Client{Transport: tr, Timeout: wait(30 * time.Second)}}
+	e := &env{m: m, srv: srv, url: srv.URL, client: &http.Client{Transport: tr, Timeout: await.Scale(30 * time.Second)}}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait(10*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), await.Scale(10*time.Second))
 		defer cancel()
 		srv.Config.Shutdown(ctx)
 		srv.Close()
@@ -202,18 +193,6 @@ func (e *env) load(t testing.TB, cfg string) string {
 	return e.call(t, http.MethodPost, "/jobs/default", cfg, http.StatusCreated)["name"].(string)
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait(d))
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", wait(d), what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // ints converts a decoded JSON list of numbers.
 func ints(t testing.TB, v any) []int {
 	t.Helper()
@@ -242,7 +221,7 @@ func (e *env) pids(t testing.TB, path string) []int {
 func (e *env) waitRunning(t testing.TB, job string, n int) []int {
 	t.Helper()
 	var pids []int
-	eventually(t, 10*time.Second, fmt.Sprintf("%s to run %d processes", job, n), func() bool {
+	await.Until(t, 10*time.Second, fmt.Sprintf("%s to run %d processes", job, n), func() bool {
 		info := e.get(t, "/jobs/"+strings.Replace(job, ".", "/", 1))
 		pids = ints(t, info["processes"])
 		return int(info["running"].(float64)) == n && len(pids) == n
@@ -270,7 +249,7 @@ func (e *env) wsURL(path string) string { return "ws" + strings.TrimPrefix(e.url
 
 func (e *env) dial(t testing.TB, path string, header http.Header) (*websocket.Conn, *http.Response, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(10*time.Second))
 	defer cancel()
 	if header == nil {
 		header = http.Header{}
@@ -306,7 +285,7 @@ func (w *ws) send(v any) {
 
 func (w *ws) sendRaw(s string) {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(5*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(5*time.Second))
 	defer cancel()
 	if err := w.c.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
 		w.t.Fatalf("writing %s: %v", s, err)
@@ -323,7 +302,7 @@ type msg struct {
 // read reads the next message, failing after d.
 func (w *ws) read(d time.Duration) msg {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(d))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(d))
 	defer cancel()
 	typ, b, err := w.c.Read(ctx)
 	if err != nil {
@@ -343,14 +322,14 @@ func (w *ws) read(d time.Duration) msg {
 // messages skipped are returned too.
 func (w *ws) until(d time.Duration, pred func(msg) bool) (msg, []msg) {
 	w.t.Helper()
-	deadline := time.Now().Add(wait(d))
+	deadline := time.Now().Add(await.Scale(d))
 	var skipped []msg
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			w.t.Fatalf("no matching message within %v; got %v", wait(d), skipped)
+			w.t.Fatalf("no matching message within %v; got %v", await.Scale(d), skipped)
 		}
-		m := w.read(left / timeScale)
+		m := w.read(time.Duration(float64(left) / await.Factor()))
 		if pred(m) {
 			return m, skipped
 		}

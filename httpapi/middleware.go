@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/manager"
 )
 
@@ -68,10 +69,7 @@ func (a *api) hostAllowed(hostport string) bool {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if conf.LoopbackHost(host) {
 		return true
 	}
 	for _, h := range a.o.AllowedHosts {

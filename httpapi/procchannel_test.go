@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/coder/websocket"
 
 	"github.com/ganger/ganger/httpapi"
@@ -30,7 +32,7 @@ func (e *env) procSocket(t *testing.T, path string) *websocket.Conn {
 
 func writeFrame(t *testing.T, c *websocket.Conn, typ websocket.MessageType, s string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(5*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(5*time.Second))
 	defer cancel()
 	if err := c.Write(ctx, typ, []byte(s)); err != nil {
 		t.Fatalf("writing: %v", err)
@@ -41,13 +43,13 @@ func writeFrame(t *testing.T, c *websocket.Conn, typ websocket.MessageType, s st
 // returned apart.
 func readAll(t *testing.T, c *websocket.Conn, d time.Duration) (out []byte, texts []string, err error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait(d))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(d))
 	defer cancel()
 	for {
 		typ, b, err := c.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				t.Fatalf("socket still open after %v; got %q %q", wait(d), out, texts)
+				t.Fatalf("socket still open after %v; got %q %q", await.Scale(d), out, texts)
 			}
 			return out, texts, err
 		}
@@ -68,7 +70,7 @@ func TestProcessChannelEcho(t *testing.T) {
 	writeFrame(t, c, websocket.MessageBinary, "hello\n")
 	writeFrame(t, c, websocket.MessageText, "world\n")
 	var got []byte
-	ctx, cancel := context.WithTimeout(context.Background(), wait(5*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(5*time.Second))
 	defer cancel()
 	for string(got) != "hello\nworld\n" {
 		typ, b, err := c.Read(ctx)
@@ -135,7 +137,7 @@ func TestProcessChannelModes(t *testing.T) {
 		r := e.procSocket(t, fmt.Sprintf("/%d/channel?mode=1", cat))
 		w := e.procSocket(t, fmt.Sprintf("/%d/channel?mode=2", cat))
 		writeFrame(t, w, websocket.MessageBinary, "via mode 2\n")
-		ctx, cancel := context.WithTimeout(context.Background(), wait(5*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), await.Scale(5*time.Second))
 		defer cancel()
 		var got []byte
 		for string(got) != "via mode 2\n" {
@@ -193,7 +195,7 @@ func TestProcessChannelStreams(t *testing.T) {
 	errs := e.procSocket(t, "/"+p+"/channel/stderr?mode=1")
 	writeFrame(t, ctl, websocket.MessageText, "hi\n")
 
-	ctx, cancel := context.WithTimeout(context.Background(), wait(5*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(5*time.Second))
 	defer cancel()
 	for _, c := range []struct {
 		conn *websocket.Conn
@@ -248,7 +250,7 @@ func TestProcessChannelLaggingFollower(t *testing.T) {
 			c := e.procSocket(t, fmt.Sprintf("/%d/channel", pid))
 			c.SetReadLimit(-1)
 			writeFrame(t, c, websocket.MessageText, "go\n")
-			eventually(t, 60*time.Second, "the writer's exit", func() bool {
+			await.Until(t, 60*time.Second, "the writer's exit", func() bool {
 				return e.do(t, request{method: "GET", path: fmt.Sprintf("/%d", pid)}).status == http.StatusNotFound
 			})
 			out, texts, err := readAll(t, c, 60*time.Second)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/conf"
 )
 
@@ -68,12 +70,12 @@ func TestREST(t *testing.T) {
 		{"get", "GET", "/jobs/default/web", "", 200, func(t *testing.T, res response) {
 			pids = e.waitRunning(t, "default.web", 2)
 			v := res.json(t)
-			for _, k := range []string{"name", "state", "active", "running", "running_out", "numprocesses", "processes", "config", "flapping"} {
+			for _, k := range []string{"name", "state", "active", "running", "running_out", "ready", "numprocesses", "restarts", "processes", "slots", "waiting_for", "config", "flapping"} {
 				if _, ok := v[k]; !ok {
 					t.Errorf("no %q in %s", k, res.body)
 				}
 			}
-			if v["name"] != "default.web" || v["state"] != "running" || v["active"] != true || v["numprocesses"] != 2.0 {
+			if state := v["state"]; v["name"] != "default.web" || (state != "starting" && state != "running") || v["active"] != true || v["numprocesses"] != 2.0 {
 				t.Errorf("job: %s", res.body)
 			}
 			if f := v["flapping"].(map[string]any); f["state"] != "ok" {
@@ -160,7 +162,7 @@ func TestREST(t *testing.T) {
 		{"non-numeric pid", "GET", "/foo", "", 404, wantError("not_found")},
 		{"stop commit", "DELETE", "/{commit}", "", 202, func(t *testing.T, res response) {
 			wantJSON(t, res, `{"ok":true}`)
-			eventually(t, 10*time.Second, "the commit to end", func() bool {
+			await.Until(t, 10*time.Second, "the commit to end", func() bool {
 				return !slices.Contains(e.pids(t, "/pids"), commit)
 			})
 		}},
@@ -178,7 +180,7 @@ func TestREST(t *testing.T) {
 			if v := e.get(t, "/jobs/default/web/state"); v["active"] != false {
 				t.Errorf("state after stop: %v", v)
 			}
-			eventually(t, 10*time.Second, "the job's processes to stop", func() bool { return len(e.pids(t, "/jobs/default/web/pids")) == 0 })
+			await.Until(t, 10*time.Second, "the job's processes to stop", func() bool { return len(e.pids(t, "/jobs/default/web/pids")) == 0 })
 		}},
 		{"start (gaffer's 1)", "POST", "/jobs/default/web/state", `1`, 202, func(t *testing.T, res response) {
 			pids = e.waitRunning(t, "default.web", 1)
@@ -239,7 +241,7 @@ func TestREST(t *testing.T) {
 // waitReplaced waits until default.web runs one process other than old.
 func waitReplaced(t *testing.T, e *env, old int) []int {
 	t.Helper()
-	eventually(t, 10*time.Second, "a replacement process", func() bool {
+	await.Until(t, 10*time.Second, "a replacement process", func() bool {
 		p := e.pids(t, "/jobs/default/web/pids")
 		return len(p) == 1 && p[0] != old
 	})
@@ -278,7 +280,7 @@ func TestPutReplacesProcesses(t *testing.T) {
 
 	e.call(t, "PUT", "/jobs/default/web", `{"name":"web","cmd":"sleep 31","numprocesses":2,"graceful_timeout":2}`, 200)
 	var now []int
-	eventually(t, 10*time.Second, "new processes", func() bool {
+	await.Until(t, 10*time.Second, "new processes", func() bool {
 		now = e.waitRunning(t, "default.web", 2)
 		return !slices.Contains(now, old[0]) && !slices.Contains(now, old[1])
 	})
@@ -294,7 +296,7 @@ func TestPutReplacesProcesses(t *testing.T) {
 	if cmd := e.get(t, "/jobs/default/web")["config"].(map[string]any)["cmd"]; cmd != "sleep 31" {
 		t.Errorf("config cmd %v", cmd)
 	}
-	eventually(t, 10*time.Second, "the old processes to be gone", func() bool {
+	await.Until(t, 10*time.Second, "the old processes to be gone", func() bool {
 		return !procExists(oldOS[0]) && !procExists(oldOS[1])
 	})
 
@@ -320,7 +322,7 @@ func TestDeleteJobLeavesNoProcess(t *testing.T) {
 	pids := e.waitRunning(t, "default.web", 2)
 	osPids := []int{e.osPid(t, pids[0]), e.osPid(t, pids[1])}
 	var members []int
-	eventually(t, 5*time.Second, "the background sleeps", func() bool {
+	await.Until(t, 5*time.Second, "the background sleeps", func() bool {
 		members = append(groupMembers(osPids[0]), groupMembers(osPids[1])...)
 		return len(members) == 4
 	})
@@ -348,7 +350,7 @@ func TestDeleteJobStopsCommits(t *testing.T) {
 	osPid := e.osPid(t, commit)
 	start := time.Now()
 	e.call(t, "DELETE", "/jobs/default/web", "", 200)
-	if d := time.Since(start); d > wait(5*time.Second) {
+	if d := time.Since(start); d > await.Scale(5*time.Second) {
 		t.Errorf("DELETE took %v", d)
 	}
 	if procExists(osPid) {
@@ -387,7 +389,7 @@ func TestLogs(t *testing.T) {
 	pid := int(e.call(t, "POST", "/jobs/default/hello/commit", "", 200)["pid"].(float64))
 
 	var lines []any
-	eventually(t, 10*time.Second, "three log lines", func() bool {
+	await.Until(t, 10*time.Second, "three log lines", func() bool {
 		lines = e.get(t, "/jobs/default/hello/logs")["lines"].([]any)
 		return len(lines) == 3
 	})
@@ -482,7 +484,7 @@ func TestUnavailableAfterShutdown(t *testing.T) {
 	e.load(t, `{"name":"web","cmd":"sleep 30","graceful_timeout":1}`)
 	e.waitRunning(t, "default.web", 1)
 	w := e.channel(t)
-	ctx, cancel := context.WithTimeout(context.Background(), wait(10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(10*time.Second))
 	defer cancel()
 	if err := e.m.Close(ctx); err != nil {
 		t.Fatal(err)

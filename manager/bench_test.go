@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/pubsub"
 )
@@ -26,7 +28,7 @@ func benchJob(name string) conf.Job {
 // waitRunning waits until name has exactly n running processes and none stopping.
 func waitRunning(b *testing.B, m *Manager, name string, n int) {
 	b.Helper()
-	waitFor(b, 120*time.Second, strconv.Itoa(n)+" processes", func() bool {
+	await.Until(b, 120*time.Second, strconv.Itoa(n)+" processes", func() bool {
 		info, err := m.JobInfo(context.Background(), name)
 		return err == nil && info.Running == n && info.RunningOut == 0 && len(info.Processes) == n
 	})
@@ -55,7 +57,7 @@ func BenchmarkScale500(b *testing.B) {
 // processes: Go heap in use and the test process's RSS, per process.
 func BenchmarkMemory1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		m := New(Options{})
+		m := New(Options{ReapAll: true})
 		name := mustLoad(b, m, benchJob("mem"))
 		runtime.GC()
 		var before runtime.MemStats

@@ -118,6 +118,7 @@ func (e Event) topics() []string {
 type Chunk struct {
 	Name   string // "<session>.<job>"
 	Pid    int
+	Slot   int    // the process's slot, 0 for a commit
 	Stream string // the output label
 	Data   []byte // the raw bytes
 }

@@ -27,12 +27,12 @@ import (
 
 // fakeScript is how one fake process behaves.
 type fakeScript struct {
-	runFor     time.Duration // it exits by itself after this; 0: it runs until signalled
-	code       int           // its exit code then
+	runFor     time.Duration  // it exits by itself after this; 0: it runs until signalled
+	code       int            // its exit code then
 	signal     syscall.Signal // or the signal it dies of then
-	ignoreTerm bool          // its stop signal does nothing: only SIGKILL ends it
-	termDelay  time.Duration // how long it takes to exit after its stop signal
-	spawnErr   error         // it cannot be started
+	ignoreTerm bool           // its stop signal does nothing: only SIGKILL ends it
+	termDelay  time.Duration  // how long it takes to exit after its stop signal
+	spawnErr   error          // it cannot be started
 }
 
 // fakeSystem is the fake OS. Safe for concurrent use.
@@ -127,9 +127,9 @@ func (p *fakeProc) endLocked(ws syscall.WaitStatus) {
 	p.sys.exitCh <- process.Exit{Pid: p.pid, Status: ws}
 }
 
-func (f *fakeSystem) watch(pid int)                { _ = pid }
+func (f *fakeSystem) watch(pid int)              { _ = pid }
 func (f *fakeSystem) exits() <-chan process.Exit { return f.exitCh }
-func (f *fakeSystem) close()                       {}
+func (f *fakeSystem) close()                     {}
 
 func (f *fakeSystem) checkHTTP(ctx context.Context, url string) error { return f.answer(url) }
 func (f *fakeSystem) checkTCP(ctx context.Context, addr string) error { return f.answer(addr) }

@@ -11,22 +11,16 @@ import (
 	"time"
 
 	"github.com/ganger/ganger/conf"
+	"github.com/ganger/ganger/internal/await"
 	"github.com/ganger/ganger/pubsub"
 )
 
-// slow scales every test deadline; set GANGER_TEST_SLOW=3 on a loaded machine.
-func slow(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("GANGER_TEST_SLOW"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
-
 func newManager(t testing.TB, opts Options) *Manager {
 	t.Helper()
+	opts.ReapAll = true // as in the daemon: TestMain made the test binary a subreaper
 	m := New(opts)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), slow(30*time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), await.Scale(30*time.Second))
 		defer cancel()
 		if err := m.Close(ctx); err != nil {
 			t.Errorf("closing manager: %v", err)
@@ -42,6 +36,7 @@ func mkJob(name, cmd string, mods ...func(*conf.Job)) conf.Job {
 	j.Cmd = cmd
 	j.Shell = true
 	j.GracefulTimeout = 5 * time.Second
+	j.MinUptime = 50 * time.Millisecond
 	for _, f := range mods {
 		f(&j)
 	}
@@ -70,7 +65,7 @@ func subscribe(t testing.TB, m *Manager, patterns ...string) *pubsub.Sub[Event] 
 // nextEvent waits for the next event matching pred, failing after d.
 func nextEvent(t testing.TB, sub *pubsub.Sub[Event], d time.Duration, pred func(Event) bool) Event {
 	t.Helper()
-	deadline := time.After(slow(d))
+	deadline := time.After(await.Scale(d))
 	for {
 		select {
 		case msg, ok := <-sub.C():
@@ -90,18 +85,6 @@ func nextEvent(t testing.TB, sub *pubsub.Sub[Event], d time.Duration, pred func(
 }
 
 func isType(typ string) func(Event) bool { return func(e Event) bool { return e.Type == typ } }
-
-// waitFor polls cond until it holds, failing after d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(slow(d))
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // procStat is what the tests read of /proc/<pid>/stat.
 type procStat struct {

@@ -35,9 +35,10 @@ type job struct {
 	name     string
 	fullName string
 	cfg      conf.Job
-	active   bool   // the job should run
-	removed  bool   // unloaded: its processes are ending
-	rev      uint64 // bumped by every change of what JobInfo says (changed)
+	active   bool    // the job should run
+	removed  bool    // unloaded: its processes are ending
+	rev      uint64  // set by every change of what JobInfo says (changed)
+	revs     *uint64 // the manager's revision counter, shared by its jobs
 
 	slots    []*slot       // slot n at index n-1; nil holes, and slots past numprocesses while a scale-down ends
 	procs    map[int]*proc // every process of the job not yet gone, commits included, by pid
@@ -55,8 +56,13 @@ type job struct {
 	logf *logFile
 }
 
-// changed records that something JobInfo reports of j changed.
-func (j *job) changed() { j.rev++ }
+// changed records that something JobInfo reports of j changed: j takes
+// the manager's next revision, so no two descriptions of any job (nor of
+// a job unloaded and loaded again under its name) share a revision.
+func (j *job) changed() {
+	*j.revs++
+	j.rev = *j.revs
+}
 
 func (j *job) closeLog() {
 	if j.logf != nil {

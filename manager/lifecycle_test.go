@@ -650,3 +650,43 @@ func TestScaleDownRemovesHighestSlots(t *testing.T) {
 		}
 	})
 }
+
+// TestUserActionsAreNotCrashes: reloads, stops of a process, scale-downs
+// and updates never count toward flapping or backoff.
+func TestUserActionsAreNotCrashes(t *testing.T) {
+	fakeBubble(t, nil, func(t *testing.T, f *fakeSystem, m *Manager) {
+		rec := record(t, m)
+		name := load(t, m, fakeJob("web", func(j *conf.Job) {
+			j.Flapping = conf.Flapping{Enabled: true, Attempts: 2, Window: time.Minute, RetryIn: time.Second, MaxRetry: 1}
+		}))
+		ctx := context.Background()
+		for range 3 {
+			if err := m.ReloadJob(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			if err := m.StopProcess(ctx, info(t, m, name).Processes[0]); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			m.Scale(ctx, name, ScaleOp{'=', 0})
+			m.Scale(ctx, name, ScaleOp{'=', 1})
+			time.Sleep(2 * time.Second)
+			if err := m.Update(ctx, name, fakeJob("web", func(j *conf.Job) { j.Env["V"] = "2" })); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+		}
+		if bad := rec.events(EventFlap, EventGiveUp, EventBackoff); len(bad) > 0 {
+			t.Fatalf("user actions counted as crashes: %+v", bad)
+		}
+		if ji := info(t, m, name); ji.State != JobRunning || ji.Restarts != 0 {
+			t.Fatalf("state %q restarts %d, want running and 0", ji.State, ji.Restarts)
+		}
+		for _, e := range rec.events(EventExit) {
+			if e.Reason != ReasonStopped {
+				t.Errorf("exit after a user's action with reason %q", e.Reason)
+			}
+		}
+	})
+}

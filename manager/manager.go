@@ -63,6 +63,7 @@ type Manager struct {
 	byOS         map[int][]*proc   // processes whose leader is not reaped yet, by os pid
 	probeRuns    map[int]*probeRun // exec probe attempts not yet reaped, by os pid
 	waiting      []*job            // started jobs whose slots wait for dependencies
+	revision     uint64            // the last revision given to a job (job.changed)
 	nextPid      int
 	shutting     bool
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ganger/ganger/internal/await"
+
 	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/conf"
 )
@@ -46,7 +48,7 @@ func TestScaleKeepsExactlyNChildren(t *testing.T) {
 		if err != nil || n != tt.want {
 			t.Fatalf("Scale(%v) = %d, %v; want %d", tt.op, n, err, tt.want)
 		}
-		waitFor(t, 10*time.Second, "exactly "+strconv.Itoa(tt.want)+" live children", func() bool {
+		await.Until(t, 10*time.Second, "exactly "+strconv.Itoa(tt.want)+" live children", func() bool {
 			pids := osPids(t, m, name)
 			if len(pids) != tt.want {
 				return false
@@ -65,24 +67,6 @@ func TestScaleKeepsExactlyNChildren(t *testing.T) {
 	}
 }
 
-func TestScaleDownReapsOldestFirst(t *testing.T) {
-	m := newManager(t, Options{})
-	sub := subscribe(t, m, "reap")
-	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) { j.NumProcesses = 3 }))
-	pids, _ := m.Pids(bg, name)
-	if _, err := m.Scale(bg, name, ScaleOp{'-', 2}); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range pids[:2] {
-		if ev := nextEvent(t, sub, 5*time.Second, isType(EventReap)); ev.Pid != want {
-			t.Fatalf("reaped pid %d, want %d", ev.Pid, want)
-		}
-	}
-	if got, _ := m.Pids(bg, name); len(got) != 1 || got[0] != pids[2] {
-		t.Fatalf("pids after scale-down = %v, want [%d]", got, pids[2])
-	}
-}
-
 // TestStopKillsWholeGroup proves stop, unload and shutdown end grandchildren
 // too and leave no zombie.
 func TestStopKillsWholeGroup(t *testing.T) {
@@ -90,7 +74,7 @@ func TestStopKillsWholeGroup(t *testing.T) {
 		"stop_job": func(m *Manager, name string) error { return m.StopJob(bg, name) },
 		"unload":   func(m *Manager, name string) error { return m.Unload(bg, name) },
 		"shutdown": func(m *Manager, name string) error {
-			ctx, cancel := context.WithTimeout(bg, slow(20*time.Second))
+			ctx, cancel := context.WithTimeout(bg, await.Scale(20*time.Second))
 			defer cancel()
 			return m.Close(ctx)
 		},
@@ -100,18 +84,18 @@ func TestStopKillsWholeGroup(t *testing.T) {
 			m := newManager(t, Options{})
 			name := mustLoad(t, m, mkJob("web", "sleep 30 & sleep 31 & exec sleep 32", func(j *conf.Job) { j.NumProcesses = 2 }))
 			groups := osPids(t, m, name)
-			waitFor(t, 5*time.Second, "grandchildren started", func() bool { return liveInGroups(groups) == 6 })
+			await.Until(t, 5*time.Second, "grandchildren started", func() bool { return liveInGroups(groups) == 6 })
 			if err := stop(m, name); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 10*time.Second, "every group member gone", func() bool { return liveInGroups(groups) == 0 })
+			await.Until(t, 10*time.Second, "every group member gone", func() bool { return liveInGroups(groups) == 0 })
 			if how != "shutdown" {
-				waitFor(t, 5*time.Second, "no process left in the manager", func() bool {
+				await.Until(t, 5*time.Second, "no process left in the manager", func() bool {
 					pids, _ := m.Pids(bg, "")
 					return len(pids) == 0
 				})
 			}
-			waitFor(t, 5*time.Second, "no zombie", func() bool { return len(myZombies()) == 0 })
+			await.Until(t, 5*time.Second, "no zombie", func() bool { return len(myZombies()) == 0 })
 		})
 	}
 }
@@ -124,7 +108,7 @@ func TestIgnoredTermIsKilledAfterGracefulTimeout(t *testing.T) {
 		j.GracefulTimeout = grace
 	}))
 	nextEvent(t, sub, 5*time.Second, isType(EventSpawn))
-	waitFor(t, 5*time.Second, "trap installed", func() bool {
+	await.Until(t, 5*time.Second, "trap installed", func() bool {
 		lines, _ := m.Logs(bg, name, 10)
 		return len(lines) > 0
 	})
@@ -160,7 +144,7 @@ func TestExitEventOncePerProcessWithStatus(t *testing.T) {
 			sub := subscribe(t, m, "exit")
 			name := mustLoad(t, m, mkJob("j", tt.cmd, func(j *conf.Job) { j.Flapping.Enabled = false; j.NumProcesses = 1 }))
 			if tt.stop {
-				waitFor(t, 5*time.Second, "spawn", func() bool { p, _ := m.Pids(bg, name); return len(p) == 1 })
+				await.Until(t, 5*time.Second, "spawn", func() bool { p, _ := m.Pids(bg, name); return len(p) == 1 })
 				m.StopJob(bg, name)
 			}
 			first := nextEvent(t, sub, 10*time.Second, isType(EventExit))
@@ -168,7 +152,7 @@ func TestExitEventOncePerProcessWithStatus(t *testing.T) {
 				t.Fatalf("exit = %+v, want status %d signal %d", first, tt.status, tt.termSignal)
 			}
 			m.StopJob(bg, name)
-			waitFor(t, 10*time.Second, "all gone", func() bool { p, _ := m.Pids(bg, ""); return len(p) == 0 })
+			await.Until(t, 10*time.Second, "all gone", func() bool { p, _ := m.Pids(bg, ""); return len(p) == 0 })
 			seen := map[int]int{first.Pid: 1}
 			for {
 				select {
@@ -264,103 +248,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-func TestFlappingRetriesThenGivesUp(t *testing.T) {
-	m := newManager(t, Options{})
-	sub := subscribe(t, m, "job.default.crashy")
-	retryIn := 300 * time.Millisecond
-	name := mustLoad(t, m, mkJob("crashy", "exit 1", func(j *conf.Job) {
-		j.Flapping = conf.Flapping{Enabled: true, Attempts: 3, Window: 5 * time.Second, RetryIn: retryIn, MaxRetry: 2}
-	}))
-	for i := 0; i < 2; i++ {
-		flap := nextEvent(t, sub, 10*time.Second, func(e Event) bool { return e.Type == EventFlap || e.Type == EventGiveUp })
-		if flap.Type != EventFlap || flap.RetryIn != retryIn {
-			t.Fatalf("event %d = %+v, want flap with retry_in %v", i, flap, retryIn)
-		}
-		if info, _ := m.JobInfo(bg, name); info.State != "flapping" {
-			t.Fatalf("state = %q, want flapping", info.State)
-		}
-		start := time.Now()
-		nextEvent(t, sub, 10*time.Second, isType(EventSpawn))
-		if waited := time.Since(start); waited < retryIn/2 {
-			t.Fatalf("respawned after %v, before retry_in %v", waited, retryIn)
-		}
-	}
-	nextEvent(t, sub, 10*time.Second, isType(EventGiveUp))
-	info, _ := m.JobInfo(bg, name)
-	if info.State != "gave_up" || info.Active || info.Flapping.State != "gave_up" {
-		t.Fatalf("info after giveup = %+v", info)
-	}
-	// A start resets the history and runs the job again.
-	if err := m.StartJob(bg, name); err != nil {
-		t.Fatal(err)
-	}
-	nextEvent(t, sub, 5*time.Second, isType(EventSpawn))
-	if info, _ := m.JobInfo(bg, name); info.Flapping.Retries != 0 {
-		t.Fatalf("retries after start = %d, want 0", info.Flapping.Retries)
-	}
-}
-
-func TestStopDuringFlapWaitIsNotUndone(t *testing.T) {
-	m := newManager(t, Options{})
-	sub := subscribe(t, m, "job.default.crashy")
-	name := mustLoad(t, m, mkJob("crashy", "exit 1", func(j *conf.Job) {
-		j.Flapping = conf.Flapping{Enabled: true, Attempts: 2, Window: 5 * time.Second, RetryIn: 200 * time.Millisecond, MaxRetry: 5}
-	}))
-	nextEvent(t, sub, 10*time.Second, isType(EventFlap))
-	if err := m.StopJob(bg, name); err != nil {
-		t.Fatal(err)
-	}
-	// Wait well past retry_in: no spawn may follow the stop.
-	deadline := time.After(slow(time.Second))
-	for {
-		select {
-		case msg := <-sub.C():
-			if msg.Event.Type == EventSpawn {
-				t.Fatalf("spawned after a user's stop during the flapping wait")
-			}
-			continue
-		case <-deadline:
-		}
-		break
-	}
-	if info, _ := m.JobInfo(bg, name); info.State != "stopped" {
-		t.Fatalf("state = %q, want stopped", info.State)
-	}
-}
-
-func TestUserStopsAreNotCrashes(t *testing.T) {
-	m := newManager(t, Options{})
-	sub := subscribe(t, m, "flap")
-	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) {
-		j.Flapping = conf.Flapping{Enabled: true, Attempts: 2, Window: 30 * time.Second, RetryIn: time.Second, MaxRetry: 1}
-	}))
-	for i := 0; i < 3; i++ {
-		if err := m.ReloadJob(bg, name); err != nil {
-			t.Fatal(err)
-		}
-		var pids []int
-		waitFor(t, 10*time.Second, "a process after reload", func() bool { pids, _ = m.Pids(bg, name); return len(pids) == 1 })
-		if err := m.StopProcess(bg, pids[0]); err != nil {
-			t.Fatal(err)
-		}
-		m.Scale(bg, name, ScaleOp{'=', 0})
-		m.Scale(bg, name, ScaleOp{'=', 1})
-		cfg := mkJob("web", "sleep 31")
-		if err := m.Update(bg, name, cfg); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitFor(t, 10*time.Second, "one running process", func() bool {
-		info, _ := m.JobInfo(bg, name)
-		return info.Running == 1 && info.RunningOut == 0
-	})
-	select {
-	case msg := <-sub.C():
-		t.Fatalf("user actions counted as crashes: %+v", msg.Event)
-	default:
-	}
-}
-
 func TestReloadAndUpdateReplaceProcesses(t *testing.T) {
 	m := newManager(t, Options{})
 	name := mustLoad(t, m, mkJob("web", "sleep 30", func(j *conf.Job) { j.NumProcesses = 2; j.Env = map[string]string{"V": "1"} }))
@@ -368,7 +255,7 @@ func TestReloadAndUpdateReplaceProcesses(t *testing.T) {
 	if err := m.ReloadJob(bg, name); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "two fresh processes", func() bool {
+	await.Until(t, 10*time.Second, "two fresh processes", func() bool {
 		after := osPids(t, m, name)
 		return len(after) == 2 && after[0] != before[0] && after[0] != before[1] && after[1] != before[0] && after[1] != before[1]
 	})
@@ -379,7 +266,7 @@ func TestReloadAndUpdateReplaceProcesses(t *testing.T) {
 	if err := m.Update(bg, name, cfg); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "one process of the new config", func() bool {
+	await.Until(t, 10*time.Second, "one process of the new config", func() bool {
 		pids, _ := m.Pids(bg, name)
 		if len(pids) != 1 {
 			return false
@@ -445,7 +332,7 @@ func TestCommitRunsOnceOutsideNumprocesses(t *testing.T) {
 	if ev.Pid != pid || !ev.Once {
 		t.Fatalf("exit = %+v, want the commit's with once", ev)
 	}
-	waitFor(t, 5*time.Second, "commit not respawned", func() bool { p, _ := m.Pids(bg, ""); return len(p) == 1 })
+	await.Until(t, 5*time.Second, "commit not respawned", func() bool { p, _ := m.Pids(bg, ""); return len(p) == 1 })
 }
 
 func TestStopProcessIsRespawned(t *testing.T) {
@@ -456,7 +343,7 @@ func TestStopProcessIsRespawned(t *testing.T) {
 	if err := m.StopProcess(bg, pids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a replacement in the same slot", func() bool {
+	await.Until(t, 10*time.Second, "a replacement in the same slot", func() bool {
 		now, _ := m.Pids(bg, name) // by slot
 		if len(now) != 2 || now[0] == pids[0] {
 			return false
@@ -476,7 +363,7 @@ func TestSendReachesStdinAndCustomStream(t *testing.T) {
 	if err := m.Send(bg, pids[0], "", []byte("hello stdin\n")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "echoed line", func() bool {
+	await.Until(t, 5*time.Second, "echoed line", func() bool {
 		l, _ := m.Logs(bg, name, 1)
 		return len(l) == 1 && l[0].Data == "hello stdin"
 	})
@@ -485,7 +372,7 @@ func TestSendReachesStdinAndCustomStream(t *testing.T) {
 	if err := m.Send(bg, pids2[0], "ctl", []byte("on ctl\n")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "echoed on ctl", func() bool {
+	await.Until(t, 5*time.Second, "echoed on ctl", func() bool {
 		l, _ := m.Logs(bg, name2, 1)
 		return len(l) == 1 && l[0].Data == "on ctl" && l[0].Stream == "ctl"
 	})
@@ -505,7 +392,7 @@ func TestArgsExpansionAndEnv(t *testing.T) {
 		j.Port = 8000
 		j.Flapping.Enabled = false
 	}))
-	waitFor(t, 5*time.Second, "output", func() bool { l, _ := m.Logs(bg, name, 1); return len(l) == 1 })
+	await.Until(t, 5*time.Second, "output", func() bool { l, _ := m.Logs(bg, name, 1); return len(l) == 1 })
 	l, _ := m.Logs(bg, name, 1)
 	if want := "8000 web $$ $1 $UNSET fromos"; l[0].Data != want {
 		t.Fatalf("echo printed %q, want %q", l[0].Data, want)
@@ -549,7 +436,7 @@ func TestLogDirReceivesOutput(t *testing.T) {
 	dir := t.TempDir() + "/logs"
 	m := newManager(t, Options{LogDir: dir})
 	name := mustLoad(t, m, mkJob("web", "echo to-the-file; sleep 30"))
-	waitFor(t, 5*time.Second, "log file line", func() bool {
+	await.Until(t, 5*time.Second, "log file line", func() bool {
 		b, _ := os.ReadFile(dir + "/default.web.log")
 		return strings.Contains(string(b), "stdout | to-the-file")
 	})
@@ -557,9 +444,9 @@ func TestLogDirReceivesOutput(t *testing.T) {
 }
 
 func TestCloseAfterCloseAndCallsAfterClose(t *testing.T) {
-	m := New(Options{})
+	m := New(Options{ReapAll: true})
 	mustLoad(t, m, mkJob("web", "sleep 30"))
-	ctx, cancel := context.WithTimeout(bg, slow(20*time.Second))
+	ctx, cancel := context.WithTimeout(bg, await.Scale(20*time.Second))
 	defer cancel()
 	if err := m.Close(ctx); err != nil {
 		t.Fatal(err)
@@ -582,7 +469,7 @@ func TestUnloadStopsCommits(t *testing.T) {
 		t.Fatal(err)
 	}
 	info, _ := m.ProcessInfo(bg, pid)
-	ctx, cancel := context.WithTimeout(bg, slow(10*time.Second))
+	ctx, cancel := context.WithTimeout(bg, await.Scale(10*time.Second))
 	defer cancel()
 	if err := m.Unload(ctx, name); err != nil {
 		t.Fatalf("unload: %v", err)
@@ -610,7 +497,7 @@ func TestSendBoundedByContextAndCloseInput(t *testing.T) {
 	if err := m.CloseInput(bg, wpids[0], ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "wc's count", func() bool {
+	await.Until(t, 5*time.Second, "wc's count", func() bool {
 		l, _ := m.Logs(bg, wc, 1)
 		return len(l) == 1 && strings.TrimSpace(l[0].Data) == "5"
 	})
@@ -672,7 +559,7 @@ func TestJobRevisionChangesWithTheAnswer(t *testing.T) {
 		seen[info.Revision] = info
 		return info
 	}
-	waitFor(t, 10*time.Second, "2 running", func() bool { return check().Running == 2 })
+	await.Until(t, 10*time.Second, "2 running", func() bool { return check().Running == 2 })
 	before := check()
 	if again := check(); again.Revision != before.Revision {
 		t.Fatalf("an unchanged job got a new revision: %d then %d", before.Revision, again.Revision)
@@ -685,7 +572,7 @@ func TestJobRevisionChangesWithTheAnswer(t *testing.T) {
 		t.Fatal("a scale kept the revision")
 	}
 	sub := subscribe(t, m, "exit")
-	waitFor(t, 10*time.Second, "3 running", func() bool { return check().Running == 3 })
+	await.Until(t, 10*time.Second, "3 running", func() bool { return check().Running == 3 })
 	victim := check().Processes[0]
 	if err := m.StopProcess(bg, victim); err != nil {
 		t.Fatal(err)

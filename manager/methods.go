@@ -108,8 +108,8 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 		}
 		j := &job{
 			session: sessName, name: cfg.Name, fullName: full, cfg: cfg,
-			procs: map[int]*proc{},
-			ring:  newRing(m.opts.LogLines, m.opts.LogBytes, m.bufs),
+			procs: map[int]*proc{}, revs: &m.revision,
+			ring: newRing(m.opts.LogLines, m.opts.LogBytes, m.bufs),
 		}
 		if m.opts.LogDir != "" {
 			lf, err := openLogFile(m.opts.LogDir, full, m.opts.LogFileMax, m.opts.LogFileKeep)
@@ -119,6 +119,7 @@ func (m *Manager) Load(ctx context.Context, sessName string, cfg conf.Job) (stri
 			j.logf = lf
 		}
 		j.liveSlots(m.now())
+		j.changed()
 		s.jobs[cfg.Name] = j
 		s.order = append(s.order, cfg.Name)
 		m.publish(Event{Type: EventLoad, Name: full})

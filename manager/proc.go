@@ -134,7 +134,7 @@ func (m *Manager) processSpec(p *proc) (process.Spec, error) {
 		p.splitters[l] = &lineSplitter{pid: p.pid, label: l, bufs: m.bufs, emit: emit}
 	}
 	splitters := p.splitters // read-only from here on
-	pid, name := p.pid, j.fullName
+	pid, name, slot := p.pid, j.fullName, p.slotNumber()
 	topicPrefix := name + "." + strconv.Itoa(pid) + "."
 	return process.Spec{
 		Path:    p.argv[0],
@@ -155,7 +155,7 @@ func (m *Manager) processSpec(p *proc) (process.Spec, error) {
 			}
 			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
 				n := min(len(data), maxChunk)
-				m.publishChunk(Chunk{Name: name, Pid: pid, Stream: label}, data[:n], topicPrefix+label)
+				m.publishChunk(Chunk{Name: name, Pid: pid, Slot: slot, Stream: label}, data[:n], topicPrefix+label)
 				data = data[n:]
 			}
 		},

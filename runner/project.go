@@ -40,7 +40,15 @@ type Project struct {
 	Env map[string]string
 	// EnvFiles are the .env files actually read, in order.
 	EnvFiles []string
+	// Settings are what the ganger.toml beside the Procfile adds to its
+	// entries (none without one); SettingsFile is its path, or "".
+	Settings     []conf.JobSettings
+	SettingsFile string
 }
+
+// SettingsFileName is the file beside a Procfile whose [[job]] tables add
+// settings (probes, depends_on, restart…) to its entries by name.
+const SettingsFileName = "ganger.toml"
 
 // LoadProject reads the Procfile at procfile (DefaultProcfile when "") and
 // the .env files envFiles. With no envFiles, the .env next to the Procfile
@@ -64,7 +72,43 @@ func LoadProject(procfile string, envFiles []string) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.loadSettings(filepath.Join(filepath.Dir(procfile), SettingsFileName)); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// loadSettings reads the ganger.toml at path, if there is one: each of its
+// jobs must be an entry of the Procfile.
+func (p *Project) loadSettings(path string) error {
+	settings, err := conf.LoadJobSettings(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, s := range settings {
+		if _, _, ok := p.Entry(s.Name); !ok {
+			errs = append(errs, fmt.Errorf("%s: job %q is not an entry of %s (have %s)", path, s.Name, p.Procfile, strings.Join(p.Names(), ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return ganger.Errorf(ganger.EINVALID, "%s", errors.Join(errs...))
+	}
+	p.Settings, p.SettingsFile = settings, path
+	return nil
+}
+
+// settingsOf returns the ganger.toml settings of entry name, if any.
+func (p *Project) settingsOf(name string) (conf.JobSettings, bool) {
+	for _, s := range p.Settings {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return conf.JobSettings{}, false
 }
 
 // LoadEnv reads .env files as LoadProject does, for commands that may run
@@ -212,13 +256,22 @@ func (f *Formation) Set(s string) error { return f.Parse(s) }
 
 // Count returns how many processes entry name runs.
 func (f *Formation) Count(name string) int {
-	if n, ok := f.Counts[name]; ok {
+	if n, ok := f.Given(name); ok {
 		return n
 	}
-	if f.HasAll {
-		return f.All
-	}
 	return 1
+}
+
+// Given returns the count the formation gives entry name, by name or by
+// all=N, and whether it gives one.
+func (f *Formation) Given(name string) (int, bool) {
+	if n, ok := f.Counts[name]; ok {
+		return n, true
+	}
+	if f.HasAll {
+		return f.All, true
+	}
+	return 0, false
 }
 
 // Check reports names of the formation that are not entries of p.
@@ -258,9 +311,11 @@ type JobOptions struct {
 // Jobs builds one job per Procfile entry (or per entry of o.Only), in file
 // order: the command run through /bin/sh -c in the Procfile's directory,
 // the OS environment plus the .env variables, Port = base + 100*i so the
-// manager gives the n-th process PORT = base + 100*i + n, the formation's
-// count, and flapping detection with its defaults. It returns an error
-// for an unknown name in o.Only or the formation, or ports above 65535.
+// manager gives slot n PORT = base + 100*i + n - 1, the job defaults of
+// API.md, then the entry's ganger.toml settings, then the formation's
+// count when it gives one (else the settings', else 1). It returns an
+// error for an unknown name in o.Only or the formation, invalid settings,
+// a depends_on cycle, or ports above 65535.
 func (p *Project) Jobs(o JobOptions) ([]conf.Job, error) {
 	if err := o.Formation.Check(p); err != nil {
 		return nil, err
@@ -293,9 +348,18 @@ func (p *Project) Jobs(o JobOptions) ([]conf.Job, error) {
 		for k, v := range p.Env {
 			j.Env[k] = v
 		}
-		j.NumProcesses = o.Formation.Count(e.Name)
+		j.NumProcesses = 1
 		j.GracefulTimeout = grace
 		j.Port = base + PortStep*i
+		if s, ok := p.settingsOf(e.Name); ok {
+			var err error
+			if j, err = s.Apply(j); err != nil {
+				return nil, err
+			}
+		}
+		if n, ok := o.Formation.Given(e.Name); ok {
+			j.NumProcesses = n
+		}
 		if base < 1 || j.Port+max(j.NumProcesses-1, 0) > 65535 {
 			return nil, fmt.Errorf("port %d for %s is out of range: choose a smaller base port (-p)", j.Port+max(j.NumProcesses-1, 0), e.Name)
 		}
@@ -303,6 +367,9 @@ func (p *Project) Jobs(o JobOptions) ([]conf.Job, error) {
 			return nil, fmt.Errorf("%s:%d: %w", p.Procfile, e.Line, err)
 		}
 		jobs = append(jobs, j)
+	}
+	if err := conf.CheckDependencyCycles(jobs); err != nil {
+		return nil, err
 	}
 	return jobs, nil
 }

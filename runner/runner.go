@@ -102,6 +102,14 @@ func Run(ctx context.Context, o Options) error {
 	if ln != nil {
 		p.api = apiURL(ln)
 	}
+	// Events after which everything may have ended kick the check.
+	kick := make(chan struct{}, 1)
+	p.ended = func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
 
 	evSub, err := m.Subscribe(ctx, eventBuffer, "")
 	if err != nil {
@@ -162,14 +170,26 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	// Wait for a reason to stop.
+	// Wait for a reason to stop: a signal, or nothing left to run.
+	finished := make(chan error, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go watchEnd(watchCtx, m, o.Session, kick, finished)
 	var sig os.Signal
+	var result error
 	select {
 	case <-ctx.Done():
 		pr.System("stopping all processes")
 	case sig = <-o.Signals:
 		pr.System("%v received, stopping all processes gracefully (again to kill them)", sigName(sig))
+	case result = <-finished:
+		if result == nil {
+			pr.System("every process has ended with success; nothing is left to run")
+		} else {
+			pr.System("nothing is left to run: %v", result)
+		}
 	}
+	stopWatch()
 	p.shutdown.Store(true)
 	apiDone := make(chan struct{})
 	go func() {
@@ -197,7 +217,76 @@ func Run(ctx context.Context, o Options) error {
 		pr.System("some processes did not stop within %v and were killed", limit)
 	}
 	pr.System("all processes stopped")
-	return killed
+	if killed != nil {
+		return killed
+	}
+	return result
+}
+
+// EndedError is what Run returns when everything ended by itself and some
+// process did not end with a success code (or a slot gave up): `ganger
+// start` then exits with status 1.
+type EndedError struct {
+	Failed []string // the jobs that did not complete, as "web (gave_up)"
+}
+
+func (e *EndedError) Error() string {
+	return "some processes did not end with success: " + strings.Join(e.Failed, ", ")
+}
+
+// ExitCode is the status of `ganger start` after such an end.
+func (e *EndedError) ExitCode() int { return 1 }
+
+// watchEnd sends on finished once nothing is left to run in session: no
+// process at all, and every slot exited or fatal (or waiting for a
+// dependency that will not come). It checks whenever kick fires. What it
+// sends is nil if every job completed, else an *EndedError.
+func watchEnd(ctx context.Context, m *manager.Manager, session string, kick <-chan struct{}, finished chan<- error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		if done, err := nothingLeft(ctx, m, session); done {
+			finished <- err
+			return
+		}
+	}
+}
+
+// nothingLeft reports whether nothing is left to run in session (see
+// watchEnd), and if so, what Run returns.
+func nothingLeft(ctx context.Context, m *manager.Manager, session string) (bool, error) {
+	pids, err := m.Pids(ctx, "")
+	if err != nil || len(pids) > 0 {
+		return false, nil
+	}
+	names, err := m.Jobs(ctx, session)
+	if err != nil {
+		return false, nil
+	}
+	var failed []string
+	for _, n := range names {
+		info, err := m.JobInfo(ctx, n)
+		if err != nil {
+			return false, nil
+		}
+		for _, s := range info.Slots {
+			switch s.State {
+			case manager.SlotExited, manager.SlotFatal, manager.SlotWaiting:
+			default:
+				return false, nil // starting, running, stopping or in backoff
+			}
+		}
+		if info.Active && info.State != manager.JobCompleted && info.NumProcesses > 0 {
+			failed = append(failed, fmt.Sprintf("%s (%s)", strings.TrimPrefix(n, session+"."), info.State))
+		}
+	}
+	if len(failed) > 0 {
+		return true, &EndedError{Failed: failed}
+	}
+	return true, nil
 }
 
 // finishLimit bounds the wait for the manager once its processes were
@@ -237,7 +326,6 @@ func sigName(s os.Signal) string {
 type procLabel struct {
 	label    Label
 	job      string // full name
-	slot     int    // -1 if unknown
 	stopping bool
 }
 
@@ -250,9 +338,9 @@ type printer struct {
 	api     string              // the API's URL, "" when off
 	jobs    map[string]conf.Job // by full name: the jobs we loaded
 	colors  map[string]int      // by full name
-	ports   map[string]int      // by full name: the job's base port (0: none)
 	procs   map[int]*procLabel  // by internal pid
 	seen    map[string]bool     // jobs whose first start was seen
+	ended   func()              // told of every event after which all may have ended
 
 	shutdown atomic.Bool // set by Run once everything is being stopped
 }
@@ -260,14 +348,13 @@ type printer struct {
 func newPrinter(m *manager.Manager, pr *Prefixer, o Options) *printer {
 	p := &printer{
 		m: m, pr: pr, session: o.Session,
-		jobs: map[string]conf.Job{}, colors: map[string]int{}, ports: map[string]int{},
-		procs: map[int]*procLabel{}, seen: map[string]bool{},
+		jobs: map[string]conf.Job{}, colors: map[string]int{},
+		procs: map[int]*procLabel{}, seen: map[string]bool{}, ended: func() {},
 	}
 	for i, j := range o.Jobs {
 		full := ganger.JobName(o.Session, j.Name)
 		p.jobs[full] = j
 		p.colors[full] = i
-		p.ports[full] = j.Port
 		for n := 1; n <= max(j.NumProcesses, 1); n++ {
 			pr.Pad(j.Name + "." + strconv.Itoa(n))
 		}
@@ -325,7 +412,7 @@ func (p *printer) output(msg pubsub.Message[manager.Chunk]) {
 		return
 	}
 	c := msg.Event
-	pl := p.resolve(c.Pid, c.Name)
+	pl := p.label(c.Pid, c.Name, c.Slot)
 	p.pr.Write(c.Pid, c.Stream, pl.label, c.Data)
 }
 
@@ -337,59 +424,42 @@ func (p *printer) shortName(full string) string {
 	return full
 }
 
-// resolve returns the label of process pid of job full, finding its slot
-// from its $PORT (the manager gives slot n PORT = port + n) or, failing
-// that, taking the lowest slot no known process of the job holds.
-func (p *printer) resolve(pid int, full string) *procLabel {
+// label returns the label of process pid of job full in slot (0 for a
+// commit): "web.2", as foreman numbers processes, or "web.run" for a
+// commit. Output and events carry the slot, so the printer asks the
+// manager nothing.
+func (p *printer) label(pid int, full string, slot int) *procLabel {
 	if pl := p.procs[pid]; pl != nil {
 		return pl
-	}
-	pl := &procLabel{job: full, slot: -1}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	port, known := p.ports[full]
-	if !known {
-		if info, err := p.m.JobInfo(ctx, full); err == nil {
-			port = info.Config.Port
-		}
-		p.ports[full] = port
-	}
-	if port > 0 {
-		if info, err := p.m.ProcessInfo(ctx, pid); err == nil {
-			if n, err := strconv.Atoi(info.Env["PORT"]); err == nil && n >= port {
-				pl.slot = n - port
-			}
-		}
-	}
-	if pl.slot < 0 {
-		used := map[int]bool{}
-		for _, q := range p.procs {
-			if q.job == full {
-				used[q.slot] = true
-			}
-		}
-		for pl.slot = 0; used[pl.slot]; pl.slot++ {
-		}
 	}
 	color, ok := p.colors[full]
 	if !ok {
 		color = len(p.colors)
 		p.colors[full] = color
 	}
-	pl.label = Label{Name: p.shortName(full) + "." + strconv.Itoa(pl.slot+1), Color: color}
+	n := "run"
+	if slot > 0 {
+		n = strconv.Itoa(slot)
+	}
+	pl := &procLabel{job: full, label: Label{Name: p.shortName(full) + "." + n, Color: color}}
 	p.pr.Pad(pl.label.Name)
 	p.procs[pid] = pl
 	return pl
+}
+
+// slotName is a slot's name as printed: "web.2".
+func (p *printer) slotName(ev manager.Event) string {
+	return p.shortName(ev.Name) + "." + strconv.Itoa(ev.Slot)
 }
 
 func (p *printer) event(ev manager.Event) {
 	name := p.shortName(ev.Name)
 	switch ev.Type {
 	case manager.EventSpawn:
-		pl := p.resolve(ev.Pid, ev.Name)
+		pl := p.label(ev.Pid, ev.Name, ev.Slot)
 		port := ""
-		if base := p.ports[ev.Name]; base > 0 && pl.slot >= 0 {
-			port = fmt.Sprintf(", PORT=%d", base+pl.slot)
+		if base := p.jobs[ev.Name].Port; base > 0 && ev.Slot > 0 {
+			port = fmt.Sprintf(", PORT=%d", base+ev.Slot-1)
 		}
 		p.pr.System("%s started (pid %d%s)", pl.label.Name, ev.OSPid, port)
 	case manager.EventStopProcess, manager.EventReap:
@@ -398,21 +468,43 @@ func (p *printer) event(ev manager.Event) {
 		}
 	case manager.EventExit:
 		p.exit(ev)
+		p.ended()
+	case manager.EventReady:
+		if r := p.jobs[ev.Name].Readiness; r != nil {
+			p.pr.System("%s is ready (its %s probe passed)", p.slotName(ev), r.Kind())
+		}
+	case manager.EventUnready:
+		p.pr.System("%s is not ready any more: %s", p.slotName(ev), ev.Reason)
+	case manager.EventUnhealthy:
+		p.pr.System("%s is unhealthy, restarting it: %s", p.slotName(ev), ev.Reason)
+	case manager.EventBackoff:
+		p.pr.System("%s restarting in %v", p.slotName(ev), ev.Delay)
 	case manager.EventFlap:
 		f := p.jobs[ev.Name].Flapping
 		why := ""
 		if f.Enabled {
 			why = fmt.Sprintf(" (%d unexpected exits within %v)", f.Attempts, f.Window)
 		}
-		p.pr.System("%s is flapping%s: not restarting it for %v", name, why, ev.RetryIn)
+		p.pr.System("%s is flapping%s: not restarting it for %v", p.slotName(ev), why, ev.RetryIn)
 	case manager.EventGiveUp:
 		hint := "it stays stopped"
 		if p.api != "" {
 			hint = fmt.Sprintf("start it again with: ganger start-job --address %s %s", p.api, ev.Name)
 		}
-		p.pr.System("%s kept flapping, giving up: %s", name, hint)
+		p.pr.System("%s kept failing, giving up: %s", p.slotName(ev), hint)
+		p.ended()
 	case manager.EventSpawnError:
-		p.pr.System("%s could not start: %s", name, ev.Reason)
+		p.pr.System("%s could not start: %s", p.slotName(ev), ev.Reason)
+		p.ended()
+	case manager.EventWaiting:
+		var conds []string
+		for _, d := range ev.WaitingFor {
+			conds = append(conds, p.shortName(d.Name)+" "+d.Condition)
+		}
+		p.pr.System("%s waits for %s", name, strings.Join(conds, ", "))
+		p.ended()
+	case manager.EventUpdateFail:
+		p.pr.System("%s: the rolling restart stopped at %s: %s", name, p.slotName(ev), ev.Reason)
 	case manager.EventScale:
 		p.pr.System("%s scaled to %d", name, ev.NumProcesses)
 	case manager.EventStart:
@@ -436,11 +528,11 @@ func (p *printer) event(ev manager.Event) {
 }
 
 func (p *printer) exit(ev manager.Event) {
-	pl := p.resolve(ev.Pid, ev.Name)
+	pl := p.label(ev.Pid, ev.Name, ev.Slot)
 	p.pr.Flush(ev.Pid, pl.label)
 	delete(p.procs, ev.Pid)
 
-	if pl.stopping {
+	if pl.stopping || ev.Reason == manager.ReasonStopped {
 		how := fmt.Sprintf("exit code %d", ev.ExitStatus)
 		if ev.TermSignal != 0 {
 			how = sigName(syscall.Signal(ev.TermSignal))
@@ -452,16 +544,5 @@ func (p *printer) exit(ev manager.Event) {
 	if ev.TermSignal != 0 {
 		how = "was killed by " + sigName(syscall.Signal(ev.TermSignal))
 	}
-	next := ""
-	if !ev.Once {
-		// The manager decided what follows before publishing the next
-		// event, so the job's state now says whether it restarts.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		info, err := p.m.JobInfo(ctx, ev.Name)
-		cancel()
-		if err == nil && info.State == "running" {
-			next = ", restarting"
-		}
-	}
-	p.pr.System("%s %s%s", pl.label.Name, how, next)
+	p.pr.System("%s %s", pl.label.Name, how)
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ganger/ganger/internal/await"
 )
 
 // syncBuffer is an io.Writer the test can read while Run writes.
@@ -35,12 +37,8 @@ func (b *syncBuffer) String() string {
 func waitOutput(t *testing.T, out *syncBuffer, re string) {
 	t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(10 * time.Second)
-	for !rx.MatchString(out.String()) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no output matching %q; output:\n%s", re, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !await.Poll(10*time.Second, func() bool { return rx.MatchString(out.String()) }) {
+		t.Fatalf("no output matching %q; output:\n%s", re, out.String())
 	}
 }
 
@@ -71,7 +69,7 @@ func TestRunOutputRestartAndStop(t *testing.T) {
 	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d web\.1 +\| web port=7000 foo=bar$`)
 	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d web\.2 +\| web port=7001 foo=bar$`)
 	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d crash\.1 +\| crashing$`)
-	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d system +\| crash\.1 exited with code 3, restarting$`)
+	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d system +\| crash\.1 exited with code 3\n.* system +\| crash\.1 restarting in 100ms$`)
 	waitOutput(t, &out, `(?m)^\d\d:\d\d:\d\d system +\| crash\.1 started \(pid \d+, PORT=7100\)$`)
 
 	cancel()
@@ -144,5 +142,50 @@ func TestRunLoadErrorLeavesNothing(t *testing.T) {
 	// The process of the job that did load was stopped before Run returned.
 	if !regexp.MustCompile(`web\.1 stopped \(SIGTERM\)`).MatchString(out.String()) {
 		t.Errorf("web.1 was not stopped; output:\n%s", out.String())
+	}
+}
+
+// TestRunEndsByItself: with nothing left to run, Run returns by itself:
+// nil when every process ended with a success code, an *EndedError (exit
+// status 1) when one gave up.
+func TestRunEndsByItself(t *testing.T) {
+	tests := []struct {
+		name, procfile, settings string
+		wantErr                  bool
+		wantLine                 string
+	}{
+		{"one-shot tasks complete", "migrate: echo migrating; exit 0\nseed: exit 3\n",
+			"[[job]]\nname = \"migrate\"\nrestart = \"on-failure\"\n[[job]]\nname = \"seed\"\nrestart = \"on-failure\"\nsuccess_exit_codes = [0, 3]\n",
+			false, `every process has ended with success`},
+		{"one gives up", "ok: exit 0\nbad: exit 1\n",
+			"[[job]]\nname = \"ok\"\nrestart = \"never\"\n[[job]]\nname = \"bad\"\nbackoff = false\nflapping = { attempts = 2, window = \"10s\", retry_in = 0, max_retry = 0 }\n",
+			true, `nothing is left to run: some processes did not end with success: bad \(gave_up\)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, "Procfile", tt.procfile)
+			writeFile(t, dir, SettingsFileName, tt.settings)
+			jobs, err := mustProject(t, path).Jobs(JobOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out syncBuffer
+			done := make(chan error, 1)
+			go func() { done <- Run(context.Background(), Options{Session: "test", Jobs: jobs, Out: &out}) }()
+			select {
+			case err := <-done:
+				var ended *EndedError
+				if got := errors.As(err, &ended); got != tt.wantErr || (!tt.wantErr && err != nil) {
+					t.Fatalf("Run = %v, want an EndedError: %v", err, tt.wantErr)
+				}
+				if tt.wantErr && ended.ExitCode() != 1 {
+					t.Errorf("exit code %d, want 1", ended.ExitCode())
+				}
+			case <-time.After(await.Scale(20 * time.Second)):
+				t.Fatalf("Run did not end by itself; output:\n%s", out.String())
+			}
+			waitOutput(t, &out, tt.wantLine)
+		})
 	}
 }

@@ -453,9 +453,27 @@ type jobInfo struct {
 	State        string          `json:"state"`
 	Active       bool            `json:"active"`
 	Running      int             `json:"running"`
+	Ready        int             `json:"ready"`
 	NumProcesses int             `json:"numprocesses"`
+	Restarts     int             `json:"restarts"`
 	Processes    []int           `json:"processes"`
+	Slots        []slotInfo      `json:"slots"`
 	Config       json.RawMessage `json:"config"`
+}
+
+// slotInfo is one of a job's slots.
+type slotInfo struct {
+	Slot     int    `json:"slot"`
+	State    string `json:"state"`
+	Pid      *int   `json:"pid"`
+	OSPid    *int   `json:"os_pid"`
+	Ready    bool   `json:"ready"`
+	Restarts int    `json:"restarts"`
+	LastExit *struct {
+		ExitStatus int    `json:"exit_status"`
+		TermSignal int    `json:"term_signal"`
+		Reason     string `json:"reason"`
+	} `json:"last_exit"`
 }
 
 // getJob returns a job's info, or ok=false if it does not exist.
@@ -495,14 +513,14 @@ func osPids(t testing.TB, base, token, session, job string) []int {
 	return out
 }
 
-// waitRunning waits until a job has n processes running and returns their
-// os_pids.
+// waitRunning waits until a job has n processes running and ready and
+// returns their os_pids.
 func waitRunning(t testing.TB, base, token, session, job string, n int) []int {
 	t.Helper()
 	var pids []int
 	await.Until(t, 15*time.Second, fmt.Sprintf("%d running processes of %s.%s", n, session, job), func() bool {
 		info, ok := getJob(t, base, token, session, job)
-		if !ok || info.Running != n || len(info.Processes) != n {
+		if !ok || info.Running != n || info.Ready != n || len(info.Processes) != n {
 			return false
 		}
 		pids = osPids(t, base, token, session, job)

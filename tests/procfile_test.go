@@ -112,7 +112,7 @@ func TestProcfileStart(t *testing.T) {
 	}
 
 	// A crashing entry is restarted, and the output says so.
-	waitOutputMatch(t, g, `(?m)^`+timeRE+` system +\| crash\.1 exited with code 3, restarting$`)
+	waitOutputMatch(t, g, `(?m)^`+timeRE+` system +\| crash\.1 exited with code 3\n`+timeRE+` system +\| crash\.1 restarting in 100ms$`)
 	await.Until(t, 20*time.Second, "crash.1 to start twice", func() bool {
 		return len(regexp.MustCompile(`system +\| crash\.1 started`).FindAllString(g.Stdout(), -1)) >= 2
 	})

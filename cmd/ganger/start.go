@@ -35,8 +35,14 @@ Ports: the n-th process (from 0) of the i-th entry (from 0) gets
 PORT=BASEPORT+100*i+n, so with the default base web.1 gets 5000, web.2 5001
 and the next entry's first process 5100.
 
-A process that exits is restarted; one that keeps crashing is flapping
-(5 exits within 10s): it is paused for 7s, and given up after 5 pauses.
+A process that exits is restarted after a growing delay (100ms, doubling
+up to 30s); one that keeps crashing is flapping (5 exits within 10s): it is
+paused for 7s, and given up after 5 pauses. A ganger.toml beside the
+Procfile adds job settings to entries by name ([[job]] name = "web" with
+readiness, liveness, depends_on, restart = "on-failure"…, any job field
+but cmd). When nothing is left to run (every process ended and is not
+restarted, or gave up), ganger start exits by itself: 0 if every process
+ended with a success code, 1 otherwise.
 The API and the dashboard are served on --api, so the client commands work
 against it: ganger scale --address http://127.0.0.1:5999 <session>.web=3
 
@@ -122,6 +128,9 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	err = runner.Run(context.Background(), opts)
 	if k, ok := err.(*runner.KilledError); ok {
 		return k.ExitCode()
+	}
+	if e, ok := err.(*runner.EndedError); ok {
+		return e.ExitCode() // the last system line said why
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ganger: %v\n", err)
