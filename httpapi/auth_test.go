@@ -15,6 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/ganger/ganger/internal/await"
 
 	"github.com/coder/websocket"
@@ -338,30 +343,89 @@ func TestOriginCheck(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	e := newEnv(t)
-	e.load(t, `{"name":"web","cmd":"sleep 30","numprocesses":2,"graceful_timeout":1}`)
+	e.load(t, `{"name":"web","cmd":"sleep 30","numprocesses":2,"graceful_timeout":1,"min_uptime":0}`)
+	e.load(t, `{"name":"crash","cmd":"false","backoff":{"initial":"10ms","max":"20ms"},"flapping":false}`)
 	e.waitRunning(t, "default.web", 2)
 	w := e.channel(t)
 	w.sub("EVENTS")
-	res := e.do(t, request{method: "GET", path: "/metrics"})
-	if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("status %d, Content-Type %q", res.status, res.header.Get("Content-Type"))
+	var families map[string]*dto.MetricFamily
+	scrape := func() string {
+		res := e.do(t, request{method: "GET", path: "/metrics"})
+		if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("status %d, Content-Type %q", res.status, res.header.Get("Content-Type"))
+		}
+		var err error
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		if families, err = p.TextToMetricFamilies(bytes.NewReader(res.body)); err != nil {
+			t.Fatalf("the exposition does not parse: %v\n%s", err, res.body)
+		}
+		return string(res.body)
 	}
-	body := string(res.body)
-	for _, want := range []string{
-		"ganger_jobs 1\n",
-		`ganger_processes_running{job="default.web"} 2` + "\n",
-		"ganger_spawns_total 2\n",
-		"ganger_spawn_errors_total 0\n",
-		"ganger_exits_total 0\n",
-		"ganger_restarts_total 0\n",
-		"ganger_flaps_total 0\n",
-		"ganger_giveups_total 0\n",
-		`ganger_events_dropped_total{kind="events"} 0` + "\n",
-		`ganger_events_dropped_total{kind="output"} 0` + "\n",
-		"ganger_channel_clients 1\n",
-		"# TYPE ganger_spawns_total counter",
-		"# TYPE ganger_jobs gauge",
+	// value returns the value of the series of family name with labels.
+	value := func(name string, labels ...string) (float64, bool) {
+		f := families[name]
+		if f == nil {
+			return 0, false
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue series
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	await.Until(t, 10*time.Second, "the crashing job restarted and both web slots running", func() bool {
+		scrape()
+		r, _ := value("ganger_restarts_total", "job", "default.crash")
+		run, _ := value("ganger_slots", "job", "default.web", "state", "running")
+		return r >= 2 && run == 2
+	})
+	body := scrape()
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"ganger_jobs", nil, 2},
+		{"ganger_processes_running", []string{"job", "default.web"}, 2},
+		{"ganger_restarts_total", []string{"job", "default.web"}, 0},
+		{"ganger_slots", []string{"job", "default.web", "state", "starting"}, 0},
+		{"ganger_slots", []string{"job", "default.web", "state", "fatal"}, 0},
+		{"ganger_spawn_errors_total", nil, 0},
+		{"ganger_giveups_total", nil, 0},
+		{"ganger_events_dropped_total", []string{"kind", "events"}, 0},
+		{"ganger_events_dropped_total", []string{"kind", "output"}, 0},
+		{"ganger_channel_clients", nil, 1},
 	} {
+		if got, ok := value(c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	if spawns, _ := value("ganger_spawns_total"); spawns < 4 {
+		t.Errorf("ganger_spawns_total %v, want 4 or more", spawns)
+	}
+	if n := len(families["ganger_slots"].GetMetric()); n != 2*7 {
+		t.Errorf("%d ganger_slots series, want one per job and state (14)", n)
+	}
+	for name, f := range families {
+		if f.GetHelp() == "" {
+			t.Errorf("%s has no HELP", name)
+		}
+	}
+	for _, want := range []string{"# TYPE ganger_restarts_total counter", "# TYPE ganger_slots gauge", "# TYPE ganger_jobs gauge"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("no %q in\n%s", want, body)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ganger/ganger/manager"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -15,9 +16,9 @@ import (
 type collector struct {
 	a *api
 
-	jobs, running, clients                               *prometheus.Desc
-	spawns, spawnErrors, exits, restarts, flaps, giveups *prometheus.Desc
-	dropped                                              *prometheus.Desc
+	jobs, running, slots, clients              *prometheus.Desc
+	spawns, spawnErrors, exits, flaps, giveups *prometheus.Desc
+	restarts, dropped                          *prometheus.Desc
 }
 
 func newCollector(a *api) *collector {
@@ -28,19 +29,20 @@ func newCollector(a *api) *collector {
 		a:           a,
 		jobs:        d("jobs", "Number of jobs loaded."),
 		running:     d("processes_running", "Number of kept-alive processes running, per job.", "job"),
+		slots:       d("slots", "Number of a job's slots in each state.", "job", "state"),
 		clients:     d("channel_clients", "Number of open /channel WebSocket clients."),
 		spawns:      d("spawns_total", "Processes started."),
 		spawnErrors: d("spawn_errors_total", "Processes that could not be started."),
 		exits:       d("exits_total", "Processes that ended."),
-		restarts:    d("restarts_total", "Processes restarted after an unexpected exit."),
-		flaps:       d("flaps_total", "Times a job was found flapping."),
-		giveups:     d("giveups_total", "Times a job gave up after flapping."),
+		restarts:    d("restarts_total", "Processes respawned after a crash, per job, since it was loaded.", "job"),
+		flaps:       d("flaps_total", "Times a slot was found flapping."),
+		giveups:     d("giveups_total", "Times a slot gave up."),
 		dropped:     d("events_dropped_total", "Events dropped because a subscriber read too slowly, per subscriber kind.", "kind"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.jobs, c.running, c.clients, c.spawns, c.spawnErrors, c.exits, c.restarts, c.flaps, c.giveups, c.dropped} {
+	for _, d := range []*prometheus.Desc{c.jobs, c.running, c.slots, c.clients, c.spawns, c.spawnErrors, c.exits, c.restarts, c.flaps, c.giveups, c.dropped} {
 		ch <- d
 	}
 }
@@ -53,7 +55,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.spawns, m.Spawns)
 	counter(c.spawnErrors, m.SpawnErrors)
 	counter(c.exits, m.Exits)
-	counter(c.restarts, m.Restarts)
 	counter(c.flaps, m.Flaps)
 	counter(c.giveups, m.GiveUps)
 	events, output := c.a.m.DroppedEvents()
@@ -75,7 +76,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			continue // unloaded meanwhile
 		}
 		ch <- prometheus.MustNewConstMetric(c.running, prometheus.GaugeValue, float64(info.Running), name)
+		counter(c.restarts, uint64(info.Restarts), name)
+		states := map[string]int{}
+		for _, s := range info.Slots {
+			states[s.State]++
+		}
+		for _, st := range slotStates {
+			ch <- prometheus.MustNewConstMetric(c.slots, prometheus.GaugeValue, float64(states[st]), name, st)
+		}
 	}
+}
+
+// slotStates are the states ganger_slots reports, every one for every job
+// (0 included), so that a query over a state always finds its series.
+var slotStates = []string{
+	manager.SlotWaiting, manager.SlotStarting, manager.SlotRunning, manager.SlotStopping,
+	manager.SlotBackoff, manager.SlotExited, manager.SlotFatal,
 }
 
 // newMetrics returns the /metrics handler over a registry of its own (not

@@ -42,6 +42,7 @@ type msgProbeTimeout struct{ osPid int }
 
 // probeRun is one running exec probe attempt. Loop-owned.
 type probeRun struct {
+	owner    *proc // the process probed
 	os       osProcess
 	reply    chan error
 	timer    *time.Timer
@@ -66,12 +67,18 @@ func (m *Manager) startProbe(p *proc, kind probeKind) {
 	go m.runProbe(ctx, p, kind, *cfg)
 }
 
-// stopProbes cancels p's probes.
+// stopProbes cancels p's probes, and kills an exec probe of p that is
+// running (it is reaped as usual).
 func (m *Manager) stopProbes(p *proc) {
 	for k, cancel := range p.probes {
 		if cancel != nil {
 			cancel()
 			p.probes[k] = nil
+		}
+	}
+	for osPid, run := range m.probeRuns {
+		if run.owner == p {
+			m.probeTimedOut(osPid)
 		}
 	}
 }
@@ -184,7 +191,7 @@ func (m *Manager) runExecProbe(msg msgExecProbe) {
 		return
 	}
 	osPid := pr.Pid()
-	run := &probeRun{os: pr, reply: msg.reply, timeout: msg.timeout}
+	run := &probeRun{owner: p, os: pr, reply: msg.reply, timeout: msg.timeout}
 	m.probeRuns[osPid] = run
 	m.sys.watch(osPid)
 	run.timer = m.after(msg.timeout, msgProbeTimeout{osPid})

@@ -9,8 +9,8 @@
 //     entries into conf.Jobs ([Project.Jobs]): each command runs through
 //     /bin/sh -c in the Procfile's directory with the OS environment plus
 //     the .env variables, the formation's process count, flapping detection
-//     with its defaults, and Port = base + 100*i, so the manager gives the
-//     n-th process (0-based) of the i-th entry PORT = base + 100*i + n.
+//     with its defaults, and Port = base + 100*i, so the manager gives slot
+//     n of the i-th entry PORT = base + 100*i + n - 1.
 //   - [Run]: one session on a manager.Manager that is the only spawner of
 //     the program (with Options.Subreaper it reaps every child, orphaned
 //     grandchildren included), the API served beside it, and one printer
@@ -21,9 +21,15 @@
 //
 // # Guarantees
 //
-//   - Process numbers are the manager's slots plus one: a process's slot is
-//     read back from its $PORT (ProcessInfo), so web.2 is always the
-//     process whose PORT is base+1, also after restarts and scaling.
+//   - Process numbers are the manager's slots: every event and output chunk
+//     carries its slot, so web.2 is always slot 2, whose PORT is base+1,
+//     also after restarts, rolling restarts and scaling (a scale-down
+//     removes the highest slots first).
+//   - A ganger.toml beside the Procfile adds job settings to entries by
+//     name (probes, depends_on, restart…; Project.Settings).
+//   - Run ends by itself once nothing is left to run (no process, every
+//     slot exited or fatal): nil if every job completed (each process
+//     ended with a success code), else an *EndedError (exit status 1).
 //   - A process's output is printed before its exit line: the manager
 //     publishes every chunk before the exit event, and the printer prints
 //     the chunks already queued before handling an exit. A partial last
