@@ -82,13 +82,9 @@ func ParseConfig(data []byte, filename string) (*Config, error) {
 	if filename == "" {
 		filename = "config"
 	}
-	var doc map[string]any
-	if _, err := toml.Decode(string(data), &doc); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, ganger.Errorf(ganger.EINVALID, "%s:%d:%d: %s", filename, pe.Position.Line, pe.Position.Col, lowerMessage(pe.Message))
-		}
-		return nil, ganger.Errorf(ganger.EINVALID, "%s: %v", filename, err)
+	doc, err := decodeTOML(data, filename)
+	if err != nil {
+		return nil, err
 	}
 	// The document is walked by hand rather than decoded into a struct and
 	// checked with MetaData.Undecoded: the toml package matches struct
@@ -103,6 +99,21 @@ func ParseConfig(data []byte, filename string) (*Config, error) {
 		return nil, invalid(cp.errs)
 	}
 	return cp.c, nil
+}
+
+// decodeTOML decodes a TOML document into plain values (tables as
+// map[string]any); a syntax error is an EINVALID error reading
+// "file:line:col: …".
+func decodeTOML(data []byte, filename string) (map[string]any, error) {
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, ganger.Errorf(ganger.EINVALID, "%s:%d:%d: %s", filename, pe.Position.Line, pe.Position.Col, lowerMessage(pe.Message))
+		}
+		return nil, ganger.Errorf(ganger.EINVALID, "%s: %v", filename, err)
+	}
+	return doc, nil
 }
 
 // LoadConfig reads and parses the config file at path (see ParseConfig).

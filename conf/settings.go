@@ -1,14 +1,9 @@
 package conf
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
-
-	"github.com/BurntSushi/toml"
-
-	"github.com/ganger/ganger"
 )
 
 // JobSettings are what a ganger.toml beside a Procfile adds to one of its
@@ -32,13 +27,9 @@ var projectFields = []string{"cmd", "session", "shell", "cwd"}
 // field the Procfile decides. The values themselves are checked by Apply,
 // where the Procfile's job is known. The error has the code EINVALID.
 func ParseJobSettings(data []byte, filename string) ([]JobSettings, error) {
-	var doc map[string]any
-	if _, err := toml.Decode(string(data), &doc); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, ganger.Errorf(ganger.EINVALID, "%s:%d:%d: %s", filename, pe.Position.Line, pe.Position.Col, lowerMessage(pe.Message))
-		}
-		return nil, ganger.Errorf(ganger.EINVALID, "%s: %v", filename, err)
+	doc, err := decodeTOML(data, filename)
+	if err != nil {
+		return nil, err
 	}
 	var errs []error
 	for _, k := range unknownKeys(doc, func(k string) bool { return k == "job" }) {

@@ -89,21 +89,24 @@ func (m *Manager) stopInOrder(jobs []*job) {
 	m.releaseHeldStops()
 }
 
-// releaseHeldStops stops the held jobs whose dependents have no process
-// left. It runs whenever a job's last process is gone.
+// releaseHeldStops stops the held jobs whose dependents have no slot
+// process left. It runs whenever a slot's process is gone while some job
+// is held.
 func (m *Manager) releaseHeldStops() {
-	for {
-		released := false
-		for _, j := range m.jobs() {
-			if j.stopHeld && !m.hasLiveDependents(j) {
-				m.releaseStop(j)
-				released = true
-			}
-		}
-		if !released {
-			return
+	if !m.anyHeld {
+		return
+	}
+	held := false
+	for _, j := range m.jobs() {
+		switch {
+		case !j.stopHeld:
+		case m.hasLiveDependents(j):
+			held = true
+		default:
+			m.releaseStop(j)
 		}
 	}
+	m.anyHeld = held
 }
 
 // hasLiveDependents reports whether a job that depends on j still has a

@@ -342,6 +342,9 @@ func (m *Manager) removeSlot(j *job, s *slot) {
 	for len(j.slots) > 0 && j.slots[len(j.slots)-1] == nil {
 		j.slots = j.slots[:len(j.slots)-1]
 	}
+	if r := j.rollout; r != nil && r.slot == s.n {
+		m.rolloutNext(j) // the slot it was replacing is gone: the rollout is done
+	}
 }
 
 // slotChanged is called after every transition of a slot of j.
@@ -386,6 +389,7 @@ func (m *Manager) deactivate(j *job, hold bool) {
 		m.publish(Event{Type: EventStop, Name: j.fullName})
 	}
 	j.stopHeld = hold
+	m.anyHeld = m.anyHeld || hold
 	now := m.now()
 	for _, s := range j.allSlots() {
 		if hold && s.proc != nil {

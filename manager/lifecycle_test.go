@@ -690,3 +690,29 @@ func TestUserActionsAreNotCrashes(t *testing.T) {
 		}
 	})
 }
+
+// TestScaleDownDuringRollout: slots a scale-down removes end the rollout
+// there, without update_failed.
+func TestScaleDownDuringRollout(t *testing.T) {
+	fakeBubble(t, func(f *fakeSystem) {
+		f.script = func(process.Spec, int) fakeScript { return fakeScript{termDelay: time.Second} }
+	}, func(t *testing.T, f *fakeSystem, m *Manager) {
+		rec := record(t, m)
+		name := load(t, m, fakeJob("web", func(j *conf.Job) { j.NumProcesses = 3 }))
+		time.Sleep(2 * time.Second)
+		if err := m.ReloadJob(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2500 * time.Millisecond) // slot 1 replaced, slot 2 stopping
+		if _, err := m.Scale(context.Background(), name, ScaleOp{'=', 1}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		if fails := rec.events(EventUpdateFail); len(fails) != 0 {
+			t.Fatalf("update_failed after a scale-down ended the rollout: %+v", fails)
+		}
+		if ji := info(t, m, name); ji.State != JobRunning || len(ji.Slots) != 1 || f.liveCount("web") != 1 {
+			t.Fatalf("state %q slots %v live %d", ji.State, slotStates(ji), f.liveCount("web"))
+		}
+	})
+}

@@ -64,6 +64,7 @@ type Manager struct {
 	probeRuns    map[int]*probeRun // exec probe attempts not yet reaped, by os pid
 	waiting      []*job            // started jobs whose slots wait for dependencies
 	revision     uint64            // the last revision given to a job (job.changed)
+	anyHeld      bool              // some job's stop waits for its dependents' (deps.go)
 	nextPid      int
 	shutting     bool
 }
@@ -200,8 +201,6 @@ func (m *Manager) handleMsg(msg any) {
 		m.procGone(msg.p)
 	case msgProbe:
 		m.probeVerdict(msg)
-	case msgExecProbe:
-		m.runExecProbe(msg)
 	case msgProbeTimeout:
 		m.probeTimedOut(msg.osPid)
 	case msgRolloutDue:

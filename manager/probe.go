@@ -29,14 +29,6 @@ type msgProbe struct {
 	reason string // why it failed
 }
 
-// msgExecProbe asks the loop to run one exec probe attempt for p.
-type msgExecProbe struct {
-	p       *proc
-	argv    []string
-	timeout time.Duration
-	reply   chan error // buffered: the loop never waits for the prober
-}
-
 // msgProbeTimeout is an exec probe's timeout: its group is killed.
 type msgProbeTimeout struct{ osPid int }
 
@@ -44,7 +36,7 @@ type msgProbeTimeout struct{ osPid int }
 type probeRun struct {
 	owner    *proc // the process probed
 	os       osProcess
-	reply    chan error
+	done     func(error) // answers the attempt, once
 	timer    *time.Timer
 	timeout  time.Duration
 	timedOut bool
@@ -156,45 +148,30 @@ func (m *Manager) execAttempt(ctx context.Context, p *proc, cfg conf.Probe, cmd 
 	if err != nil {
 		return err
 	}
-	reply := make(chan error, 1)
-	select {
-	case m.msgs <- msgExecProbe{p: p, argv: argv, timeout: cfg.Timeout, reply: reply}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-m.done:
-		return ErrClosed
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-m.done:
-		return ErrClosed
-	}
+	return callWait(ctx, m, func(done func(error)) { m.runExecProbe(p, argv, cfg.Timeout, done) })
 }
 
 // runExecProbe starts an exec probe attempt: the command with the job's
-// environment, cwd and user, its output discarded.
-func (m *Manager) runExecProbe(msg msgExecProbe) {
-	p := msg.p
+// environment, cwd and user, its output discarded. done answers it once
+// it is reaped (execProbeDone), or at once if it cannot start.
+func (m *Manager) runExecProbe(p *proc, argv []string, timeout time.Duration, done func(error)) {
 	if p.stopping || p.leaderDone || m.shutting {
-		msg.reply <- errors.New("the process is stopping")
+		done(errors.New("the process is stopping"))
 		return
 	}
 	pr, err := m.sys.start(process.Spec{
-		Path: msg.argv[0], Args: msg.argv, Env: envList(p.env),
+		Path: argv[0], Args: argv, Env: envList(p.env),
 		Dir: p.cfg.Cwd, User: p.cfg.UID, Group: p.cfg.GID,
 	})
 	if err != nil {
-		msg.reply <- err
+		done(err)
 		return
 	}
 	osPid := pr.Pid()
-	run := &probeRun{owner: p, os: pr, reply: msg.reply, timeout: msg.timeout}
+	run := &probeRun{owner: p, os: pr, done: done, timeout: timeout}
 	m.probeRuns[osPid] = run
 	m.sys.watch(osPid)
-	run.timer = m.after(msg.timeout, msgProbeTimeout{osPid})
+	run.timer = m.after(timeout, msgProbeTimeout{osPid})
 }
 
 // probeTimedOut kills an exec probe that outlived its timeout; its exit
@@ -224,7 +201,7 @@ func (m *Manager) execProbeDone(e process.Exit, run *probeRun) {
 	case e.Status.ExitStatus() != 0:
 		err = fmt.Errorf("exited with code %d", e.Status.ExitStatus())
 	}
-	run.reply <- err
+	run.done(err)
 }
 
 // probeVerdict hands a probe's verdict to p's slot.
@@ -241,7 +218,10 @@ func (m *Manager) probeVerdict(msg msgProbe) {
 	case msg.kind == readinessProbe:
 		m.apply(p.job, s, s.unready(msg.reason, now))
 	default:
-		p.probes[livenessProbe] = nil // it ended
+		if cancel := p.probes[livenessProbe]; cancel != nil {
+			cancel() // it has ended
+			p.probes[livenessProbe] = nil
+		}
 		m.apply(p.job, s, s.unhealthy(msg.reason, now))
 	}
 }

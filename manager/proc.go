@@ -390,6 +390,7 @@ func (m *Manager) procGone(p *proc) {
 		ExitStatus: exit.ExitStatus, TermSignal: exit.TermSignal, Once: p.once, Reason: exit.Reason})
 	if s != nil {
 		m.apply(j, s, s.gone(j.cfg, facts, exit, j.active && !j.removed, now))
+		m.releaseHeldStops()
 	}
 	if len(j.procs) == 0 {
 		m.jobEmptied(j)
