@@ -1,7 +1,9 @@
 package manager
 
 import (
+	"context"
 	"slices"
+	"time"
 
 	"github.com/ganger/ganger/conf"
 )
@@ -133,4 +135,40 @@ func (j *job) hasSlotProcess() bool {
 		}
 	}
 	return false
+}
+
+// StopBound returns how long a graceful stop of everything (Close,
+// StopAll) may take: along the longest chain of dependencies, the sum of
+// the graceful timeouts of its jobs (and of their running commits), since
+// a job's processes are stopped only once its dependents' are gone.
+func (m *Manager) StopBound(ctx context.Context) (time.Duration, error) {
+	return call(ctx, m, func() (time.Duration, error) {
+		memo := map[*job]time.Duration{}
+		var until func(j *job) time.Duration // from the stop until j's processes are gone
+		until = func(j *job) time.Duration {
+			if d, ok := memo[j]; ok {
+				return d
+			}
+			memo[j] = 0 // no cycles (refused at load), but never loop
+			own := j.cfg.GracefulTimeout
+			for _, p := range j.procs {
+				own = max(own, p.grace)
+			}
+			var after time.Duration
+			for _, k := range m.jobs() {
+				for _, d := range k.cfg.Dependencies() {
+					if d.Job == j.fullName {
+						after = max(after, until(k))
+					}
+				}
+			}
+			memo[j] = after + own
+			return memo[j]
+		}
+		var longest time.Duration
+		for _, j := range m.jobs() {
+			longest = max(longest, until(j))
+		}
+		return longest, nil
+	})
 }

@@ -716,3 +716,20 @@ func TestScaleDownDuringRollout(t *testing.T) {
 		}
 	})
 }
+
+func TestStopBoundAddsUpAlongDependencies(t *testing.T) {
+	fakeBubble(t, nil, func(t *testing.T, f *fakeSystem, m *Manager) {
+		grace := func(d time.Duration) func(*conf.Job) { return func(j *conf.Job) { j.GracefulTimeout = d } }
+		load(t, m, fakeJob("db", grace(10*time.Second)))
+		load(t, m, fakeJob("api", grace(3*time.Second), func(j *conf.Job) { j.DependsOn = map[string]string{"db": conf.DependStarted} }))
+		load(t, m, fakeJob("web", grace(5*time.Second), func(j *conf.Job) { j.DependsOn = map[string]string{"api": conf.DependStarted} }))
+		load(t, m, fakeJob("cron", grace(20*time.Second)))
+		if d, err := m.StopBound(context.Background()); err != nil || d != 20*time.Second {
+			t.Fatalf("StopBound = %v, %v; want 20s (cron alone beats web+api+db's 18s)", d, err)
+		}
+		load(t, m, fakeJob("edge", grace(5*time.Second), func(j *conf.Job) { j.DependsOn = map[string]string{"web": conf.DependStarted} }))
+		if d, _ := m.StopBound(context.Background()); d != 23*time.Second {
+			t.Fatalf("StopBound = %v, want 23s (edge, web, api, db)", d)
+		}
+	})
+}

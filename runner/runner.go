@@ -32,7 +32,7 @@ const (
 	eventBuffer  = 4096
 )
 
-// stopMargin is added to the longest graceful timeout to bound the whole
+// stopMargin is added to the manager's StopBound to bound the whole
 // shutdown; past it every remaining process group is killed.
 const stopMargin = 5 * time.Second
 
@@ -149,10 +149,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	names := make([]string, len(o.Jobs))
-	var grace time.Duration
 	for i, j := range o.Jobs {
 		names[i] = fmt.Sprintf("%s (%d)", j.Name, j.NumProcesses)
-		grace = max(grace, j.GracefulTimeout)
 	}
 	where := "API off"
 	if ln != nil {
@@ -162,7 +160,7 @@ func Run(ctx context.Context, o Options) error {
 	for _, j := range o.Jobs {
 		if _, err := m.Load(ctx, o.Session, j); err != nil {
 			shutdownAPI(srv)
-			closeCtx, cancel := context.WithTimeout(context.Background(), grace+stopMargin)
+			closeCtx, cancel := context.WithTimeout(context.Background(), stopBound(m)+stopMargin)
 			m.Close(closeCtx)
 			cancel()
 			finish()
@@ -197,8 +195,9 @@ func Run(ctx context.Context, o Options) error {
 		shutdownAPI(srv)
 	}()
 	// Each process is killed after its graceful timeout by the manager
-	// itself; the deadline of Close is a backstop above the longest one.
-	limit := grace + stopMargin
+	// itself; the deadline of Close is a backstop above the longest chain
+	// of them (dependents stop first).
+	limit := stopBound(m) + stopMargin
 	closeCtx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	go m.Close(closeCtx)
@@ -287,6 +286,14 @@ func nothingLeft(ctx context.Context, m *manager.Manager, session string) (bool,
 		return true, &EndedError{Failed: failed}
 	}
 	return true, nil
+}
+
+// stopBound is the manager's StopBound, or 0 if it cannot answer.
+func stopBound(m *manager.Manager) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d, _ := m.StopBound(ctx)
+	return d
 }
 
 // finishLimit bounds the wait for the manager once its processes were

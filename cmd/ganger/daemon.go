@@ -162,8 +162,9 @@ type Daemon struct {
 	Subreaper bool
 	// Logger receives the daemon's log; nil means slog.Default().
 	Logger *slog.Logger
-	// ShutdownSlack is added to the largest graceful_timeout of the jobs to
-	// bound a graceful shutdown; 0 means 5s.
+	// ShutdownSlack is added to the manager's StopBound (the graceful
+	// timeouts along the longest chain of dependencies) to bound a graceful
+	// shutdown; 0 means 5s.
 	ShutdownSlack time.Duration
 
 	log       *slog.Logger
@@ -329,7 +330,7 @@ func (d *Daemon) Close() error {
 		if d.mgr == nil { // Open failed
 			return
 		}
-		grace := d.maxGracefulTimeout() + cmp.Or(d.ShutdownSlack, 5*time.Second)
+		grace := d.stopBound() + cmp.Or(d.ShutdownSlack, 5*time.Second)
 		ctx, cancel := context.WithTimeout(d.killCtx, grace)
 		if err := d.mgr.Close(ctx); err != nil {
 			d.log.Warn("processes did not stop in time and were killed", "bound", grace, "err", err)
@@ -350,19 +351,12 @@ func (d *Daemon) Close() error {
 	return nil
 }
 
-// maxGracefulTimeout is the largest graceful_timeout among the loaded jobs.
-func (d *Daemon) maxGracefulTimeout() time.Duration {
+// stopBound is how long a graceful stop of every job may take (the
+// manager's StopBound: dependents stop first, so the graceful timeouts
+// along a chain of dependencies add up).
+func (d *Daemon) stopBound() time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var longest time.Duration
-	names, err := d.mgr.Jobs(ctx, "")
-	if err != nil {
-		return longest
-	}
-	for _, n := range names {
-		if info, err := d.mgr.JobInfo(ctx, n); err == nil {
-			longest = max(longest, info.Config.GracefulTimeout)
-		}
-	}
-	return longest
+	bound, _ := d.mgr.StopBound(ctx)
+	return bound
 }
