@@ -1,6 +1,9 @@
 package ganger
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseJobName(t *testing.T) {
 	tests := []struct {
@@ -16,6 +19,9 @@ func TestParseJobName(t *testing.T) {
 		{"-x", "", "", false},
 		{"app.", "", "", false},
 		{"a b", "", "", false},
+		{strings.Repeat("s", 100) + "." + strings.Repeat("j", 100), strings.Repeat("s", 100), strings.Repeat("j", 100), true},
+		{strings.Repeat("j", 101), "", "", false},
+		{strings.Repeat("s", 101) + ".web", "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

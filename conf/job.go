@@ -254,7 +254,7 @@ func (f Flapping) equal(o Flapping) bool {
 }
 
 // nameRule says what a valid session, job or label name looks like.
-const nameRule = "want letters, digits, '_' and '-', not starting with '-'"
+const nameRule = "want letters, digits, '_' and '-', not starting with '-', at most 100 characters"
 
 // Validate checks j and reports all its problems at once: the error joins
 // one line per problem, each naming its field (`field "numprocesses": must

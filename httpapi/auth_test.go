@@ -63,7 +63,7 @@ func TestAuthREST(t *testing.T) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	}))
 	e.token = "adm-secret"
-	e.load(t, `{"name":"web","cmd":"sleep 30","env":{"SECRET":"s3"},"graceful_timeout":1}`)
+	e.load(t, `{"name":"web","cmd":"sh -c 'exec sleep 30' sh --key=$SECRET","env":{"SECRET":"s3"},"graceful_timeout":1}`)
 	e.call(t, "POST", "/jobs/other", `{"name":"worker","cmd":"sleep 30","graceful_timeout":1}`, 201)
 	web := e.waitRunning(t, "default.web", 1)[0]
 	worker := e.waitRunning(t, "other.worker", 1)[0]
@@ -108,6 +108,19 @@ func TestAuthREST(t *testing.T) {
 		{"read may read", "GET", "/jobs/default/web", "", bearer("read-secret"), 200, func(t *testing.T, res response) {
 			if env := res.json(t)["config"].(map[string]any)["env"]; mustJSON(env) != `{"SECRET":""}` {
 				t.Errorf("env %v shown to a read token", env)
+			}
+		}},
+		{"admin: process args expanded", "GET", fmt.Sprintf("/%d", web), "", bearer("adm-secret"), 200, func(t *testing.T, res response) {
+			if args := mustJSON(res.json(t)["args"]); args != `["-c","exec sleep 30","sh","--key=s3"]` {
+				t.Errorf("args %s, want the expanded value", args)
+			}
+		}},
+		{"read: process args not expanded", "GET", fmt.Sprintf("/%d", web), "", bearer("read-secret"), 200, func(t *testing.T, res response) {
+			if strings.Contains(string(res.body), "s3") {
+				t.Errorf("a secret in the answer to a read token: %s", res.body)
+			}
+			if args := mustJSON(res.json(t)["args"]); args != `["-c","exec sleep 30","sh","--key=$SECRET"]` {
+				t.Errorf("args %s, want the template", args)
 			}
 		}},
 		{"read: process env hidden", "GET", fmt.Sprintf("/%d", web), "", bearer("read-secret"), 200, func(t *testing.T, res response) {

@@ -200,6 +200,11 @@ func redactProcess(info manager.ProcessInfo) manager.ProcessInfo {
 		env[k] = ""
 	}
 	info.Env = env
+	// cmd and args as configured, $NAME unexpanded: an expanded value
+	// may be a secret.
+	if len(info.Template) > 0 {
+		info.Cmd, info.Args = info.Template[0], slices.Clone(info.Template[1:])
+	}
 	return info
 }
 

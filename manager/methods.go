@@ -420,7 +420,7 @@ func (p *proc) info() ProcessInfo {
 		CreateTime: unixSeconds(p.created), Once: p.once,
 		Active:         !p.stopping && !p.leaderDone,
 		RedirectOutput: slices.Clone(p.cfg.RedirectOutput), RedirectInput: p.cfg.RedirectInput,
-		CustomStreams: slices.Clone(p.cfg.CustomStreams),
+		CustomStreams: slices.Clone(p.cfg.CustomStreams), Template: slices.Clone(p.tmpl),
 	}
 	if s := p.slot; s != nil && s.proc == p {
 		info.State, info.Restarts = s.state, s.restarts

@@ -29,7 +29,8 @@ type proc struct {
 	once    bool
 	cfg     conf.Job // the config it was spawned with
 	grace   time.Duration
-	argv    []string
+	argv    []string // as run
+	tmpl    []string // argv before $NAME expansion
 	env     map[string]string
 	created time.Time
 
@@ -80,9 +81,9 @@ func (m *Manager) spawn(j *job, s *slot, o spawnOptions) (*proc, error) {
 		p.grace = *o.grace
 	}
 	p.env = buildEnv(j.cfg, p.slotNumber(), o.env)
-	argv, err := buildArgv(j.cfg, p.env)
+	argv, tmpl, err := buildArgv(j.cfg, p.env)
 	if err == nil {
-		p.argv = argv
+		p.argv, p.tmpl = argv, tmpl
 		var spec process.Spec
 		if spec, err = m.processSpec(p); err == nil {
 			p.os, err = m.sys.start(spec)
@@ -229,18 +230,27 @@ func envList(env map[string]string) []string {
 	return out
 }
 
-// buildArgv returns the argv of a process of cfg: cmd split like a shell,
-// then args, with $NAME expanded from env; or /bin/sh -c for shell jobs.
-func buildArgv(cfg conf.Job, env map[string]string) ([]string, error) {
+// buildArgv returns the argv of a process of cfg, and its template before
+// expansion: cmd split like a shell, then args, with $NAME expanded from
+// env; or /bin/sh -c for shell jobs (the shell expands: argv is its own
+// template).
+func buildArgv(cfg conf.Job, env map[string]string) (argv, tmpl []string, err error) {
 	if cfg.Shell {
-		return []string{"/bin/sh", "-c", strings.Join(append([]string{cfg.Cmd}, cfg.Args...), " ")}, nil
+		argv = []string{"/bin/sh", "-c", strings.Join(append([]string{cfg.Cmd}, cfg.Args...), " ")}
+		return argv, argv, nil
 	}
-	return expandCommand(cfg.Cmd, cfg.Args, env)
+	if tmpl, err = splitCommand(cfg.Cmd, cfg.Args); err != nil {
+		return nil, nil, err
+	}
+	argv = make([]string, len(tmpl))
+	for i, w := range tmpl {
+		argv[i] = expand(w, env)
+	}
+	return argv, tmpl, nil
 }
 
-// expandCommand splits cmd like a shell, appends args and expands $NAME
-// in every word from env.
-func expandCommand(cmd string, args []string, env map[string]string) ([]string, error) {
+// splitCommand splits cmd like a shell and appends args.
+func splitCommand(cmd string, args []string) ([]string, error) {
 	words, err := conf.SplitCommand(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("parsing cmd: %w", err)
@@ -248,7 +258,16 @@ func expandCommand(cmd string, args []string, env map[string]string) ([]string, 
 	if len(words) == 0 {
 		return nil, fmt.Errorf("empty cmd")
 	}
-	argv := append(words, args...)
+	return append(words, args...), nil
+}
+
+// expandCommand splits cmd like a shell, appends args and expands $NAME
+// in every word from env.
+func expandCommand(cmd string, args []string, env map[string]string) ([]string, error) {
+	argv, err := splitCommand(cmd, args)
+	if err != nil {
+		return nil, err
+	}
 	for i := range argv {
 		argv[i] = expand(argv[i], env)
 	}

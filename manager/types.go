@@ -140,6 +140,11 @@ type ProcessInfo struct {
 	RedirectOutput []string          `json:"redirect_output"`
 	RedirectInput  bool              `json:"redirect_input"`
 	CustomStreams  []string          `json:"custom_streams"`
+
+	// Template is the argv as configured, before $NAME was expanded from
+	// the environment: what Cmd and Args become for a reader who may not
+	// see env values.
+	Template []string `json:"-"`
 }
 
 // ScaleOp is a change of a job's process count: Op '+' adds N, '-'
