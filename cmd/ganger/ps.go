@@ -30,9 +30,8 @@ List the daemon's jobs (or the named ones), one line each:
   READY      processes ready / processes wanted
   RESTARTS   respawns after a crash since the job was loaded
   LAST EXIT  how its most recent process exit ended: ok (code 0), code 3,
-             SIGKILL, with the reason when the process was stopped or
-             restarted rather than ending by itself: SIGTERM (stopped),
-             code 1 (unhealthy)
+             SIGKILL, and why when the process did not end by itself:
+             SIGTERM (stopped), code 1 (unhealthy), SIGKILL (oom)
   UPTIME     of its oldest process
   PIDS       its processes, as ganger numbers them (kill, send, logs)
   CPU, MEM   its processes' total CPU (percent of one CPU) and memory (RSS)
@@ -202,7 +201,7 @@ func writeStatus(w io.Writer, info *client.JobInfo, now time.Time) {
 	}
 	switch info.Flapping.State {
 	case "flapping":
-		summary += ", flapping (retry " + strconv.Itoa(info.Flapping.Retries) + ")"
+		summary += ", flapping detected (retry " + strconv.Itoa(info.Flapping.Retries) + ")"
 	case "gave_up":
 		summary += ", gave up after " + plural(info.Flapping.Retries, "retry")
 	}

@@ -52,7 +52,7 @@ func TestWriteStatus(t *testing.T) {
 	}
 	var b strings.Builder
 	writeStatus(&b, info, now)
-	want := `app.web: degraded, 1/2 ready, 4 restarts, flapping (retry 1)
+	want := `app.web: degraded, 1/2 ready, 4 restarts, flapping detected (retry 1)
 NAME   STATE    PID   READY  RESTARTS  LAST EXIT        SINCE
 web.1  running  4242  yes    0         -                3h00m
 web.2  backoff  -     no     4         code 3 (2s ago)  2s
