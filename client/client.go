@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -347,10 +348,20 @@ func (c *Client) StopJob(ctx context.Context, name string) error {
 	return c.state(ctx, name, "stop")
 }
 
-// ReloadJob replaces a job's processes gracefully with fresh ones
-// (asynchronously).
+// ReloadJob replaces a job's processes gracefully with fresh ones, one
+// slot at a time (asynchronously); it starts the job if it is stopped. It
+// is the same as RestartJob.
 func (c *Client) ReloadJob(ctx context.Context, name string) error {
 	return c.state(ctx, name, "reload")
+}
+
+// RestartJob is the rolling restart of a job (asynchronously): slot by
+// slot, the old process is stopped gracefully, a new one is started, and
+// the next slot waits until it is ready, so a job of two processes or more
+// always has one serving. It starts the job if it is stopped. A not_found
+// error if there is no such job.
+func (c *Client) RestartJob(ctx context.Context, name string) error {
+	return c.state(ctx, name, "restart")
 }
 
 // Active reports whether a job is started.
@@ -507,9 +518,14 @@ func (c *Client) StopProcess(ctx context.Context, pid int) error {
 	return c.do(ctx, http.MethodDelete, "/"+strconv.Itoa(pid), nil, nil)
 }
 
-// Uptime returns how long ago a Unix time in seconds (a create_time) was.
+// Uptime returns how long ago a Unix time in seconds (a create_time, a
+// slot's since, an exit's time) was.
 func Uptime(createTime float64, now time.Time) time.Duration {
-	sec := int64(createTime)
-	nsec := int64((createTime - float64(sec)) * 1e9)
-	return now.Sub(time.Unix(sec, nsec))
+	return now.Sub(UnixTime(createTime))
+}
+
+// UnixTime returns the time of the API's Unix seconds.
+func UnixTime(sec float64) time.Time {
+	s := math.Floor(sec)
+	return time.Unix(int64(s), int64((sec-s)*1e9))
 }

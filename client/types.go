@@ -7,17 +7,70 @@ import (
 
 // JobInfo describes a job (GET /jobs/{session}/{job}).
 type JobInfo struct {
-	Name         string `json:"name"`  // "<session>.<job>"
-	State        string `json:"state"` // "running", "stopped", "flapping" or "gave_up"
+	Name string `json:"name"` // "<session>.<job>"
+	// State sums up the job's slots: "stopped", "waiting", "starting",
+	// "running", "degraded", "flapping", "gave_up" or "completed" (API.md
+	// "Lifecycle and health").
+	State        string `json:"state"`
 	Active       bool   `json:"active"`
 	Running      int    `json:"running"`     // processes running
 	RunningOut   int    `json:"running_out"` // processes on their way out
+	Ready        int    `json:"ready"`       // slots whose process is ready
 	NumProcesses int    `json:"numprocesses"`
+	Restarts     int    `json:"restarts"`  // respawns after a crash, since the job was loaded
 	Processes    []int  `json:"processes"` // pids of the kept-alive processes
+	// Slots are the job's slots, by slot number (more than NumProcesses
+	// while a scale-down ends).
+	Slots []SlotInfo `json:"slots"`
+	// WaitingFor lists the depends_on conditions a started job waits for.
+	WaitingFor []Dependency `json:"waiting_for"`
 	// Config is the job's config as the server reports it, in the form
 	// Load and Update accept.
 	Config   json.RawMessage `json:"config"`
 	Flapping FlapInfo        `json:"flapping"`
+}
+
+// LastExit returns the most recent exit among the job's slots, or nil if
+// none of them has seen one.
+func (j *JobInfo) LastExit() *ExitInfo {
+	var last *ExitInfo
+	for _, s := range j.Slots {
+		if s.LastExit != nil && (last == nil || s.LastExit.Time > last.Time) {
+			last = s.LastExit
+		}
+	}
+	return last
+}
+
+// SlotInfo describes one slot of a job: the place of one kept-alive
+// process, numbered from 1 (Procfile's web.1, web.2…).
+type SlotInfo struct {
+	Slot int `json:"slot"`
+	// State is "waiting", "starting", "running", "stopping", "backoff",
+	// "exited" or "fatal".
+	State    string    `json:"state"`
+	Pid      int       `json:"pid"`    // its process's pid; 0 when it has none
+	OSPid    int       `json:"os_pid"` // its process's os pid; 0 when it has none
+	Ready    bool      `json:"ready"`
+	Restarts int       `json:"restarts"`  // respawns after a crash, since the job was loaded
+	Since    float64   `json:"since"`     // when it entered its state, in Unix seconds
+	LastExit *ExitInfo `json:"last_exit"` // how its last process ended; nil before the first exit
+}
+
+// ExitInfo is how a process ended.
+type ExitInfo struct {
+	ExitStatus int `json:"exit_status"` // its code; 0 when a signal killed it
+	TermSignal int `json:"term_signal"` // the signal that killed it, or 0
+	// Reason is "exited", "signal", "stopped" (a user's stop, scale-down,
+	// reload), "unhealthy", "oom" or "memory".
+	Reason string  `json:"reason"`
+	Time   float64 `json:"time"` // Unix seconds
+}
+
+// Dependency is one depends_on condition of a job.
+type Dependency struct {
+	Name      string `json:"name"`      // the full name of the job depended on
+	Condition string `json:"condition"` // "started", "ready" or "completed"
 }
 
 // FlapInfo is a job's flapping state.
@@ -28,9 +81,15 @@ type FlapInfo struct {
 
 // ProcessInfo describes one process (GET /{pid}).
 type ProcessInfo struct {
-	Pid            int               `json:"pid"`
-	Name           string            `json:"name"`
-	OSPid          int               `json:"os_pid"`
+	Pid   int    `json:"pid"`
+	Name  string `json:"name"`
+	OSPid int    `json:"os_pid"`
+	Slot  int    `json:"slot"` // 1…numprocesses; 0 for a commit
+	// State is its slot's state; a commit's is "starting", "running" or
+	// "stopping".
+	State          string            `json:"state"`
+	Ready          bool              `json:"ready"`
+	Restarts       int               `json:"restarts"` // its slot's restarts
 	Cmd            string            `json:"cmd"`
 	Args           []string          `json:"args"`
 	Env            map[string]string `json:"env"`

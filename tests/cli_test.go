@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,8 +22,8 @@ func TestHelpAndVersion(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--help: exit %d", code)
 	}
-	for _, cmd := range []string{"daemon", "start", "run", "check", "export", "ps", "load", "unload", "scale",
-		"start-job", "stop-job", "reload", "kill", "commit", "logs", "events", "stats", "version", "help"} {
+	for _, cmd := range []string{"daemon", "start", "run", "check", "export", "ps", "status", "load", "unload", "scale",
+		"start-job", "stop-job", "restart", "reload", "kill", "commit", "logs", "events", "stats", "version", "help"} {
 		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(cmd) + ` `).MatchString(out) {
 			t.Errorf("--help does not list %q:\n%s", cmd, out)
 		}
@@ -38,17 +39,30 @@ func TestHelpAndVersion(t *testing.T) {
 
 	// Every client command documents --address and --token; its help goes
 	// to stdout with status 0, whichever way it is asked for.
-	for _, cmd := range []string{"ps", "load", "unload", "scale", "start-job", "stop-job", "reload", "kill", "commit", "logs", "events", "stats"} {
+	for _, cmd := range []string{"ps", "status", "load", "unload", "scale", "start-job", "stop-job", "restart", "reload", "kill", "commit", "logs", "events", "stats"} {
 		out, errOut, code := run(t, cmd, "--help")
 		if code != 0 || !strings.HasPrefix(out, "usage: ganger "+cmd) || errOut != "" {
 			t.Errorf("%s --help: exit %d, stdout %q, stderr %q", cmd, code, out, errOut)
 			continue
 		}
 		mustContain(t, cmd+" --help", out, "-address", "-token", "GANGER_ADDRESS")
+		if d := strings.TrimSpace(strings.SplitN(out, "\n\n", 3)[1]); d == "" || strings.HasPrefix(d, "Flags:") {
+			t.Errorf("%s --help has no description:\n%s", cmd, out)
+		}
 		if out2, _, _ := run(t, "help", cmd); out2 != out {
 			t.Errorf("help %s differs from %s --help", cmd, cmd)
 		}
 	}
+	// What ps and status show, and that reload is restart.
+	out, _, _ = run(t, "ps", "--help")
+	mustContain(t, "ps --help", out, "STATE", "READY", "RESTARTS", "LAST EXIT", "UPTIME", "degraded", "SIGTERM (stopped)")
+	out, _, _ = run(t, "status", "--help")
+	mustContain(t, "status --help", out, "web.1", "backoff", "LAST EXIT", "SINCE")
+	out, _, _ = run(t, "restart", "--help")
+	mustContain(t, "restart --help", out, "one slot at a time", "ready", `"ganger reload" is the same`)
+	out, _, _ = run(t, "reload", "--help")
+	mustContain(t, "reload --help", out, `The same as "ganger restart"`)
+
 	out, _, code = run(t, "daemon", "-h")
 	if code != 0 {
 		t.Errorf("daemon -h: exit %d", code)
@@ -75,6 +89,10 @@ func TestUsageErrors(t *testing.T) {
 		{"unload"},
 		{"unload", "a.b.c"},
 		{"start-job"},
+		{"restart"},
+		{"restart", "a.b.c"},
+		{"status", "a.b.c"},
+		{"status", "--nosuchflag"},
 		{"kill"},
 		{"kill", "web", "NOSUCHSIG"},
 		{"kill", "web", "HUP", "extra"},
@@ -106,7 +124,7 @@ func TestUnreachable(t *testing.T) {
 	want := "ganger: cannot reach ganger at http://" + addr + ": connection refused\n"
 	for _, args := range [][]string{
 		{"ps"}, {"unload", "web"}, {"scale", "web=2"}, {"start-job", "web"}, {"stop-job", "web"},
-		{"reload", "web"}, {"kill", "web", "HUP"}, {"kill", "3", "HUP"}, {"commit", "web"}, {"logs"},
+		{"reload", "web"}, {"restart", "web"}, {"status"}, {"status", "web"}, {"kill", "web", "HUP"}, {"kill", "3", "HUP"}, {"commit", "web"}, {"logs"},
 		{"logs", "-f", "web"}, {"events"}, {"stats"},
 	} {
 		_, errOut, code := run(t, append(args, "--address", addr)...)
@@ -165,30 +183,20 @@ func TestClientCommands(t *testing.T) {
 	waitRunning(t, d.URL, "", "default", "web", 1)
 
 	t.Run("ps", func(t *testing.T) {
-		out := mustOK("ps")
-		ls := lines(out)
-		if len(ls) != 3 {
-			t.Fatalf("ps: want a header and 2 rows:\n%s", out)
+		rows := psTable(t, mustOK("ps"))
+		if len(rows) != 2 {
+			t.Fatalf("ps: want 2 rows: %v", rows)
 		}
-		header := strings.Fields(ls[0])
-		if strings.Join(header, " ") != "JOB STATE RUNNING PIDS CPU MEM UPTIME" {
-			t.Errorf("ps header: %q", ls[0])
+		web := rows[0]
+		if web["JOB"] != "default.web" || web["STATE"] != "running" || web["READY"] != "1/1" || web["RESTARTS"] != "0" ||
+			web["LAST EXIT"] != "-" || web["UPTIME"] == "-" || !regexp.MustCompile(`^\d+$`).MatchString(web["PIDS"]) ||
+			!strings.HasSuffix(web["CPU"], "%") || web["MEM"] == "-" {
+			t.Errorf("ps: web row %v", web)
 		}
-		// Columns are aligned: every row starts its STATE where the header does.
-		col := strings.Index(ls[0], "STATE")
-		for _, l := range ls[1:] {
-			if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
-				t.Errorf("ps: row %q not aligned with header %q", l, ls[0])
-			}
-		}
-		web := strings.Fields(ls[1])
-		if web[0] != "default.web" || web[1] != "running" || web[2] != "1/1" || !regexp.MustCompile(`^\d+$`).MatchString(web[3]) ||
-			!strings.HasSuffix(web[4], "%") || web[5] == "-" || web[6] == "-" {
-			t.Errorf("ps: web row %q", ls[1])
-		}
-		task := strings.Fields(ls[2])
-		if strings.Join(task, " ") != "default.task stopped 0/1 - - - -" {
-			t.Errorf("ps: task row %q", ls[2])
+		task := rows[1]
+		if fmt.Sprint(task) != fmt.Sprint(map[string]string{"JOB": "default.task", "STATE": "stopped", "READY": "0/1", "RESTARTS": "0",
+			"LAST EXIT": "-", "UPTIME": "-", "PIDS": "-", "CPU": "-", "MEM": "-"}) {
+			t.Errorf("ps: task row %v", task)
 		}
 		if out := mustOK("ps", "web"); len(lines(out)) != 2 {
 			t.Errorf("ps web: want one row:\n%s", out)
@@ -260,6 +268,8 @@ func TestClientCommands(t *testing.T) {
 		mustFail(`job "default.nope" not found`, "start-job", "nope")
 		mustFail(`job "default.nope" not found`, "stop-job", "nope")
 		mustFail(`job "default.nope" not found`, "reload", "nope")
+		mustFail(`job "default.nope" not found`, "restart", "nope")
+		mustFail(`job "default.nope" not found`, "status", "nope")
 	})
 
 	t.Run("kill-logs", func(t *testing.T) {
@@ -495,5 +505,311 @@ graceful_timeout = 1
 	// Tokens never reach the log.
 	if log := d.Stderr(); strings.Contains(log, "admin-secret") || strings.Contains(log, "read-secret") {
 		t.Errorf("the daemon logged a token:\n%s", log)
+	}
+}
+
+// table reads a table the CLI printed (ps, status): a header line of
+// column names (a name may hold single spaces, "LAST EXIT"), then rows.
+// It returns each row as column name → cell, failing the test if a row's
+// cells do not start where their column's name does.
+func table(t testing.TB, what, text string) []map[string]string {
+	t.Helper()
+	ls := lines(text)
+	if len(ls) == 0 {
+		t.Fatalf("%s: no header:\n%s", what, text)
+	}
+	header := ls[0]
+	cols := regexp.MustCompile(`\S+( \S+)*`).FindAllStringIndex(header, -1)
+	var rows []map[string]string
+	for _, l := range ls[1:] {
+		row := map[string]string{}
+		for i, c := range cols {
+			start, end := c[0], len(l)
+			if i+1 < len(cols) {
+				end = min(cols[i+1][0], len(l))
+			}
+			if start >= len(l) || l[start] == ' ' || (start > 0 && l[start-1] != ' ') {
+				t.Fatalf("%s: row %q not aligned with header %q at %s", what, l, header, header[c[0]:c[1]])
+			}
+			row[header[c[0]:c[1]]] = strings.TrimSpace(l[start:end])
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// psTable runs table on the output of ps, checking its header.
+func psTable(t testing.TB, out string) []map[string]string {
+	t.Helper()
+	if h := strings.SplitN(out, "\n", 2)[0]; strings.Join(strings.Fields(h), " ") != "JOB STATE READY RESTARTS LAST EXIT UPTIME PIDS CPU MEM" {
+		t.Fatalf("ps header: %q", h)
+	}
+	return table(t, "ps", out)
+}
+
+// psRow returns the row of job in the output of ps, or nil.
+func psRow(t testing.TB, out, job string) map[string]string {
+	t.Helper()
+	for _, r := range psTable(t, out) {
+		if r["JOB"] == job {
+			return r
+		}
+	}
+	return nil
+}
+
+// jobStatus is one job's part of the output of status.
+type jobStatus struct {
+	summary string              // "default.web: running, 2/2 ready, 0 restarts"
+	slots   []map[string]string // by slot: NAME, STATE, PID…
+}
+
+// statusBlocks reads the output of status: per job, a summary line and
+// a table of its slots, jobs separated by a blank line. It returns them
+// in order.
+func statusBlocks(t testing.TB, out string) []jobStatus {
+	t.Helper()
+	var blocks []jobStatus
+	for _, b := range strings.Split(strings.TrimSuffix(out, "\n"), "\n\n") {
+		summary, rest, _ := strings.Cut(b, "\n")
+		if h := strings.SplitN(rest, "\n", 2)[0]; strings.Join(strings.Fields(h), " ") != "NAME STATE PID READY RESTARTS LAST EXIT SINCE" {
+			t.Fatalf("status: header %q in\n%s", h, out)
+		}
+		blocks = append(blocks, jobStatus{summary, table(t, "status", rest)})
+	}
+	return blocks
+}
+
+// TestCLIPsStatus: ps and status show the lifecycle of jobs: states,
+// readiness, restarts and last exits, slot by slot for status.
+func TestCLIPsStatus(t *testing.T) {
+	t.Parallel()
+	d := startDaemonProc(t, `
+[[job]]
+name = "web"
+cmd = "sleep 300"
+numprocesses = 2
+graceful_timeout = "2s"
+min_uptime = 0
+
+[[job]]
+name = "crash"
+cmd = "sh -c 'exit 3'"
+backoff = { initial = "200ms" }
+
+# Slot 2 (PORT 9001) fails, slot 1 runs.
+[[job]]
+name = "half"
+cmd = "sh -c '[ $PORT = 9001 ] && exit 1; exec sleep 300'"
+numprocesses = 2
+port = 9000
+min_uptime = 0
+graceful_timeout = "2s"
+backoff = { initial = "500ms" }
+
+[[job]]
+name = "after"
+cmd = "sleep 300"
+depends_on = ["nothere"]
+`)
+	ganger := func(args ...string) (string, string, int) {
+		t.Helper()
+		return run(t, append(args, "--address", d.Addr)...)
+	}
+	mustOK := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := ganger(args...)
+		if code != 0 {
+			t.Fatalf("ganger %q: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
+		}
+		return out
+	}
+	waitRunning(t, d.URL, "", "default", "web", 2)
+
+	// The crash-looping job: restarted, its last exit code 3, never ready.
+	var crash map[string]string
+	await.Until(t, 15*time.Second, "ps to show crash restarted, its last exit code 3", func() bool {
+		crash = psRow(t, mustOK("ps"), "default.crash")
+		n, _ := strconv.Atoi(crash["RESTARTS"])
+		return n > 1 && crash["LAST EXIT"] == "code 3"
+	})
+	if (crash["STATE"] != "flapping" && crash["STATE"] != "starting") || crash["READY"] != "0/1" {
+		t.Errorf("ps: crash row %v", crash)
+	}
+	// One slot of two crashing: degraded, 1/2 ready.
+	var half map[string]string
+	await.Until(t, 15*time.Second, "ps to show half degraded", func() bool {
+		half = psRow(t, mustOK("ps"), "default.half")
+		return half["STATE"] == "degraded"
+	})
+	if half["READY"] != "1/2" || half["LAST EXIT"] != "code 1" || half["UPTIME"] == "-" || !regexp.MustCompile(`^\d+$`).MatchString(half["PIDS"]) {
+		t.Errorf("ps: half row %v", half)
+	}
+	out := mustOK("ps")
+	if r := psRow(t, out, "default.web"); r["STATE"] != "running" || r["READY"] != "2/2" || r["RESTARTS"] != "0" ||
+		r["LAST EXIT"] != "-" || !regexp.MustCompile(`^\d+,\d+$`).MatchString(r["PIDS"]) {
+		t.Errorf("ps: web row %v", r)
+	}
+	if r := psRow(t, out, "default.after"); fmt.Sprint(r) != fmt.Sprint(map[string]string{"JOB": "default.after", "STATE": "waiting",
+		"READY": "0/1", "RESTARTS": "0", "LAST EXIT": "-", "UPTIME": "-", "PIDS": "-", "CPU": "-", "MEM": "-"}) {
+		t.Errorf("ps: after row %v", r)
+	}
+
+	// status web: the summary, then web.1 and web.2 with the os pids the
+	// API gives.
+	info, _ := getJob(t, d.URL, "", "default", "web")
+	blocks := statusBlocks(t, mustOK("status", "web"))
+	if len(blocks) != 1 || blocks[0].summary != "default.web: running, 2/2 ready, 0 restarts" || len(blocks[0].slots) != 2 {
+		t.Fatalf("status web: %+v", blocks)
+	}
+	for i, row := range blocks[0].slots {
+		s := info.Slots[i]
+		if row["NAME"] != fmt.Sprintf("web.%d", i+1) || row["STATE"] != "running" || s.OSPid == nil || row["PID"] != strconv.Itoa(*s.OSPid) ||
+			row["READY"] != "yes" || row["RESTARTS"] != "0" || row["LAST EXIT"] != "-" || !regexp.MustCompile(`^\d+s$`).MatchString(row["SINCE"]) {
+			t.Errorf("status web: row %d %v, slot %+v", i+1, row, s)
+		}
+	}
+	// The full name and the session/job form work too.
+	if out := mustOK("status", "default/web"); !strings.HasPrefix(out, "default.web: ") {
+		t.Errorf("status default/web:\n%s", out)
+	}
+
+	blocks = statusBlocks(t, mustOK("status", "crash"))
+	if len(blocks) != 1 || !regexp.MustCompile(`^default\.crash: (flapping|starting), 0/1 ready, \d+ restarts`).MatchString(blocks[0].summary) {
+		t.Fatalf("status crash: %+v", blocks)
+	}
+	if row := blocks[0].slots[0]; row["NAME"] != "crash.1" || row["READY"] != "no" || row["RESTARTS"] == "0" ||
+		!regexp.MustCompile(`^code 3 \(\d+s ago\)$`).MatchString(row["LAST EXIT"]) {
+		t.Errorf("status crash: row %v", row)
+	}
+	blocks = statusBlocks(t, mustOK("status", "half"))
+	if len(blocks[0].slots) != 2 || blocks[0].slots[0]["STATE"] != "running" || blocks[0].slots[0]["LAST EXIT"] != "-" ||
+		!regexp.MustCompile(`^code 1 \(\d+s ago\)$`).MatchString(blocks[0].slots[1]["LAST EXIT"]) {
+		t.Errorf("status half: %+v", blocks)
+	}
+	blocks = statusBlocks(t, mustOK("status", "after"))
+	if blocks[0].summary != "default.after: waiting, 0/1 ready, 0 restarts, waiting for default.nothere (ready)" ||
+		blocks[0].slots[0]["STATE"] != "waiting" || blocks[0].slots[0]["PID"] != "-" {
+		t.Errorf("status after: %+v", blocks)
+	}
+
+	// status without a job: every job.
+	blocks = statusBlocks(t, mustOK("status"))
+	var names []string
+	for _, b := range blocks {
+		name, _, _ := strings.Cut(b.summary, ":")
+		names = append(names, name)
+		for _, row := range b.slots {
+			if !strings.HasPrefix(row["NAME"], strings.TrimPrefix(name, "default.")+".") {
+				t.Errorf("status: row %v under %s", row, name)
+			}
+		}
+	}
+	if slices.Sort(names); strings.Join(names, " ") != "default.after default.crash default.half default.web" {
+		t.Errorf("status: jobs %q", names)
+	}
+
+	// A stopped job: its processes' last exit is the stop's SIGTERM.
+	mustOK("stop-job", "web")
+	var web map[string]string
+	await.Until(t, 15*time.Second, "ps to show web stopped", func() bool {
+		web = psRow(t, mustOK("ps"), "default.web")
+		return web["STATE"] == "stopped"
+	})
+	if web["READY"] != "0/2" || web["LAST EXIT"] != "SIGTERM (stopped)" || web["UPTIME"] != "-" || web["PIDS"] != "-" {
+		t.Errorf("ps: stopped web row %v", web)
+	}
+	blocks = statusBlocks(t, mustOK("status", "web"))
+	for _, row := range blocks[0].slots {
+		if row["STATE"] != "exited" || row["PID"] != "-" || row["READY"] != "no" ||
+			!regexp.MustCompile(`^SIGTERM \(stopped, \d+s ago\)$`).MatchString(row["LAST EXIT"]) {
+			t.Errorf("status of stopped web: row %v", row)
+		}
+	}
+
+	// Unknown jobs: the daemon's reason and exit 1, the known ones shown.
+	out, errOut, code := ganger("status", "nope")
+	if code != 1 || out != "" || errOut != "ganger: job \"default.nope\" not found\n" {
+		t.Errorf("status nope: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = ganger("status", "web", "other.nope")
+	if code != 1 || !strings.HasPrefix(out, "default.web: ") || errOut != "ganger: job \"other.nope\" not found\n" {
+		t.Errorf("status web other.nope: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestCLIRestart: ganger restart replaces a job's processes one slot at a
+// time, so a job of two never lacks a running process meanwhile.
+func TestCLIRestart(t *testing.T) {
+	t.Parallel()
+	// Each process takes a while to stop (its TERM trap sleeps), so the
+	// restart is slow enough to be watched.
+	d := startDaemonProc(t, `
+[[job]]
+name = "web"
+cmd = "sh -c 'trap \"sleep 0.3; exit 0\" TERM; while :; do sleep 0.1; done'"
+numprocesses = 2
+graceful_timeout = "5s"
+min_uptime = 0
+`)
+	ganger := func(args ...string) (string, string, int) {
+		t.Helper()
+		return run(t, append(args, "--address", d.Addr)...)
+	}
+	before := waitRunning(t, d.URL, "", "default", "web", 2)
+	if out, errOut, code := ganger("restart", "web"); code != 0 || out != "" || errOut != "" {
+		t.Fatalf("restart web: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	sawStopping := false
+	await.Until(t, 20*time.Second, "both of web's processes replaced and ready", func() bool {
+		info, _ := getJob(t, d.URL, "", "default", "web")
+		running, replaced := 0, 0
+		for _, s := range info.Slots {
+			if s.State == "stopping" {
+				sawStopping = true
+			}
+			if s.State != "running" || s.OSPid == nil || !alive(*s.OSPid) {
+				continue
+			}
+			running++
+			if !slices.Contains(before, *s.OSPid) {
+				replaced++
+			}
+		}
+		if running == 0 {
+			t.Fatalf("during the restart, no process of web runs: %+v", info.Slots)
+		}
+		return replaced == 2
+	})
+	if !sawStopping {
+		t.Logf("never saw a slot stopping (polling too slow?)")
+	}
+	for _, pid := range before {
+		if alive(pid) {
+			t.Errorf("old process %d still alive after the restart", pid)
+		}
+	}
+	// A restart is no crash; its stops show as the processes' last exits.
+	out, _, _ := ganger("ps", "web")
+	if r := psRow(t, out, "default.web"); r["STATE"] != "running" || r["READY"] != "2/2" || r["RESTARTS"] != "0" || r["LAST EXIT"] != "ok (stopped)" {
+		t.Errorf("ps after the restart: %v", r)
+	}
+
+	// A stopped job is started by restart.
+	if _, errOut, code := ganger("stop-job", "web"); code != 0 {
+		t.Fatalf("stop-job: %s", errOut)
+	}
+	await.Until(t, 15*time.Second, "web to stop", func() bool {
+		info, _ := getJob(t, d.URL, "", "default", "web")
+		return info.State == "stopped" && len(info.Processes) == 0
+	})
+	if _, errOut, code := ganger("restart", "web"); code != 0 {
+		t.Fatalf("restart of a stopped job: %s", errOut)
+	}
+	waitRunning(t, d.URL, "", "default", "web", 2)
+
+	_, errOut, code := ganger("restart", "nope")
+	if code != 1 || errOut != "ganger: job \"default.nope\" not found\n" {
+		t.Errorf("restart nope: exit %d, %q", code, errOut)
 	}
 }

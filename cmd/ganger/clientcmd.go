@@ -95,71 +95,6 @@ func jobArgs(fs *flagSet, optional bool) ([]string, int, bool) {
 	return out, 0, true
 }
 
-// ---- ps
-
-func cmdPs(args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("ps", "[JOB…]", `
-List the daemon's jobs (or the named ones) in a table: state, processes
-running/wanted, pids, total CPU (percent of one CPU), memory (RSS) and the
-uptime of the youngest process.`, stdout, stderr)
-	cf := addClientFlags(fs)
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	names, code, ok := jobArgs(fs, true)
-	if !ok {
-		return code
-	}
-	c, ctx := cf.client(), context.Background()
-	if len(names) == 0 {
-		var err error
-		if names, err = c.Jobs(ctx, ""); err != nil {
-			return fail(stderr, err)
-		}
-	}
-	now := time.Now()
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATE\tRUNNING\tPIDS\tCPU\tMEM\tUPTIME")
-	status := exitOK
-	for _, name := range names {
-		info, err := c.Job(ctx, name)
-		if err != nil {
-			if client.IsNotFound(err) && fs.NArg() == 0 {
-				continue // unloaded since it was listed
-			}
-			tw.Flush()
-			fail(stderr, err)
-			status = exitError
-			continue
-		}
-		cpu, mem, uptime := "-", "-", "-"
-		if st, err := c.JobStats(ctx, name); err == nil {
-			if st.CPU != nil {
-				cpu = fmt.Sprintf("%.1f%%", *st.CPU)
-			}
-			if st.RSS != nil {
-				mem = humanBytes(*st.RSS)
-			}
-			var youngest *time.Duration
-			for _, p := range st.Stats {
-				if p.CreateTime == nil || !slices.Contains(info.Processes, p.Pid) {
-					continue
-				}
-				if u := client.Uptime(*p.CreateTime, now); youngest == nil || u < *youngest {
-					youngest = &u
-				}
-			}
-			if youngest != nil {
-				uptime = humanDuration(*youngest)
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", info.Name, info.State,
-			info.Running, info.NumProcesses, joinInts(info.Processes), cpu, mem, uptime)
-	}
-	tw.Flush()
-	return status
-}
-
 func joinInts(ns []int) string {
 	if len(ns) == 0 {
 		return "-"
@@ -347,7 +282,7 @@ func parseTOMLJobs(file string, data []byte) ([]jobToLoad, error) {
 	return out, nil
 }
 
-// ---- unload, start-job, stop-job, reload
+// ---- unload, start-job, stop-job, restart, reload
 
 func jobsCommand(name, summary string, do func(c *client.Client, ctx context.Context, job string) error) func([]string, io.Reader, io.Writer, io.Writer) int {
 	return func(args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -384,9 +319,19 @@ Start each JOB: spawn its processes (and reset its flapping history).`, (*client
 	cmdStopJob = jobsCommand("stop-job", `
 Stop each JOB's processes gracefully and keep the job stopped until it is
 started again.`, (*client.Client).StopJob)
+	cmdRestart = jobsCommand("restart", `
+Restart each JOB's processes, one slot at a time: stop the slot's process
+gracefully, start a fresh one, and wait until it is ready before the next
+slot, so a job of two processes or more always has one serving. A stopped
+JOB is started. The command returns once the daemon has accepted the
+restart; "ganger status JOB" shows its progress. If a new process does not
+become ready in time (graceful_timeout plus its readiness probe's budget),
+the restart stops there (an update_failed event) and the remaining old
+processes keep running. "ganger reload" is the same.`, (*client.Client).RestartJob)
 	cmdReload = jobsCommand("reload", `
-Replace each JOB's processes gracefully with fresh ones (start it if it is
-stopped).`, (*client.Client).ReloadJob)
+The same as "ganger restart": replace each JOB's processes gracefully with
+fresh ones, one slot at a time, each new one ready before the next is
+replaced (start the job if it is stopped).`, (*client.Client).ReloadJob)
 )
 
 // ---- scale
