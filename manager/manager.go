@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type Options struct {
 type Manager struct {
 	opts   Options
 	log    *slog.Logger
+	cwd    string // the daemon's working directory: a job's without cwd
 	sys    system
 	events *pubsub.Bus[Event]
 	output *pubsub.Bus[Chunk]
@@ -113,6 +115,7 @@ func newWithSystem(opts Options, sys system) *Manager {
 		byOS:      map[int][]*proc{},
 		probeRuns: map[int]*probeRun{},
 	}
+	m.cwd, _ = os.Getwd()
 	go m.loop()
 	return m
 }

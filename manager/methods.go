@@ -416,7 +416,7 @@ func (m *Manager) ProcessInfo(ctx context.Context, pid int) (ProcessInfo, error)
 func (p *proc) info() ProcessInfo {
 	info := ProcessInfo{
 		Pid: p.pid, Name: p.job.fullName, OSPid: p.osPid, Slot: p.slotNumber(),
-		Cmd: p.argv[0], Args: slices.Clone(p.argv[1:]), Env: maps.Clone(p.env), Cwd: p.cfg.Cwd,
+		Cmd: p.argv[0], Args: slices.Clone(p.argv[1:]), Env: maps.Clone(p.env), Cwd: p.cwd,
 		CreateTime: unixSeconds(p.created), Once: p.once,
 		Active:         !p.stopping && !p.leaderDone,
 		RedirectOutput: slices.Clone(p.cfg.RedirectOutput), RedirectInput: p.cfg.RedirectInput,

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -32,6 +33,7 @@ type proc struct {
 	argv    []string // as run
 	tmpl    []string // argv before $NAME expansion
 	env     map[string]string
+	cwd     string // its working directory: the job's cwd, else the daemon's
 	created time.Time
 
 	stopping   bool // a stop was asked for (user, scale-down, reload, shutdown, liveness)
@@ -81,6 +83,7 @@ func (m *Manager) spawn(j *job, s *slot, o spawnOptions) (*proc, error) {
 		p.grace = *o.grace
 	}
 	p.env = buildEnv(j.cfg, p.slotNumber(), o.env)
+	p.cwd = cmp.Or(j.cfg.Cwd, m.cwd)
 	argv, tmpl, err := buildArgv(j.cfg, p.env)
 	if err == nil {
 		p.argv, p.tmpl = argv, tmpl

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"time"
 )
 
 // ProcStats are one process's resource figures; nil where unknown.
@@ -32,6 +33,7 @@ type JobStats struct {
 type statTarget struct {
 	pid, osPid int
 	pr         osProcess
+	created    time.Time
 }
 
 // sample reads a process's figures; it runs outside the loop.
@@ -41,8 +43,12 @@ func (t statTarget) sample() ProcStats {
 	if err != nil {
 		return ps
 	}
+	// The create time is the manager's own record of the spawn, as
+	// ProcessInfo has it: /proc's is counted from a boot time known to the
+	// second only.
+	created := unixSeconds(t.created)
 	ps.CPU, ps.Mem, ps.RSS, ps.VMS = &st.CPU, &st.Mem, &st.RSS, &st.VMS
-	ps.CTime, ps.CreateTime = &st.CTime, &st.CreateTime
+	ps.CTime, ps.CreateTime = &st.CTime, &created
 	return ps
 }
 
@@ -53,7 +59,7 @@ func (m *Manager) JobStats(ctx context.Context, name string) (JobStats, error) {
 	full, err := callJob(ctx, m, name, func(j *job) (string, error) {
 		for _, pid := range j.allPids() {
 			p := j.procs[pid]
-			targets = append(targets, statTarget{p.pid, p.osPid, p.os})
+			targets = append(targets, statTarget{p.pid, p.osPid, p.os, p.created})
 		}
 		return j.fullName, nil
 	})
@@ -96,7 +102,7 @@ func (m *Manager) ProcessStats(ctx context.Context, pid int) (ProcStats, error) 
 		if err != nil {
 			return statTarget{}, err
 		}
-		return statTarget{p.pid, p.osPid, p.os}, nil
+		return statTarget{p.pid, p.osPid, p.os, p.created}, nil
 	})
 	if err != nil {
 		return ProcStats{}, err
