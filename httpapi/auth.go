@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -108,10 +109,40 @@ func requestToken(r *http.Request) string {
 	if t := r.Header.Get("X-Api-Key"); t != "" {
 		return t
 	}
-	if isWebSocket(r) {
+	if isHandshake(r) {
 		return r.URL.Query().Get("token")
 	}
 	return ""
+}
+
+// channelPath matches the paths of the API's WebSockets: /channel and
+// /{pid}/channel[/{stream}].
+var channelPath = regexp.MustCompile(`^/(channel|[0-9]+/channel(/[^/]+)?)/?$`)
+
+// isHandshake reports whether r is a real WebSocket handshake of one of the
+// API's WebSockets (RFC 6455 section 4.1: a GET with Connection: Upgrade,
+// Upgrade: websocket, a key and version 13): the only request that may
+// carry its token in ?token=, since a browser cannot set headers on one. A
+// plain request with an Upgrade header is not one.
+func isHandshake(r *http.Request) bool {
+	return r.Method == http.MethodGet && isWebSocket(r) &&
+		headerHasToken(r.Header, "Connection", "upgrade") &&
+		r.Header.Get("Sec-WebSocket-Key") != "" &&
+		r.Header.Get("Sec-WebSocket-Version") == "13" &&
+		channelPath.MatchString(r.URL.Path)
+}
+
+// headerHasToken reports whether a comma-separated header of h lists
+// token, case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isWebSocket(r *http.Request) bool {

@@ -96,6 +96,13 @@ func TestAuthREST(t *testing.T) {
 		{"unknown token", "GET", "/jobs", "", bearer("nope"), 401, wantError("unauthorized")},
 		{"wrong scheme", "GET", "/jobs", "", hdr{"Authorization": "Basic adm-secret"}, 401, nil},
 		{"query token on REST", "GET", "/jobs?token=adm-secret", "", nil, 401, nil},
+		// ?token= is for WebSocket handshakes only: an Upgrade header does
+		// not make a plain request one.
+		{"query token on a DELETE that claims an upgrade", "DELETE", "/jobs/default/web?token=adm-secret", "",
+			hdr{"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}, 401, nil},
+		{"query token on a GET of a job that claims an upgrade", "GET", "/jobs/default/web?token=adm-secret", "",
+			hdr{"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}, 401, nil},
+		{"query token on /channel with only an Upgrade header", "GET", "/channel?token=adm-secret", "", hdr{"Upgrade": "websocket"}, 401, nil},
 		{"bearer", "GET", "/jobs", "", bearer("adm-secret"), 200, func(t *testing.T, res response) {
 			wantJSON(t, res, `{"jobs":["default.web","other.worker"]}`)
 		}},
@@ -134,7 +141,24 @@ func TestAuthREST(t *testing.T) {
 				}
 			}
 		}},
-		{"read may scrape", "GET", "/metrics", "", bearer("read-secret"), 200, nil},
+		{"read may scrape", "GET", "/metrics", "", bearer("read-secret"), 200, func(t *testing.T, res response) {
+			for _, want := range []string{`job="default.web"`, `job="other.worker"`, "ganger_spawns_total"} {
+				if !strings.Contains(string(res.body), want) {
+					t.Errorf("no %s in the metrics of a token of every session", want)
+				}
+			}
+		}},
+		{"limited metrics", "GET", "/metrics", "", bearer("lim-secret"), 200, func(t *testing.T, res response) {
+			body := string(res.body)
+			if !strings.Contains(body, `ganger_processes_running{job="default.web"} 1`) || !strings.Contains(body, "ganger_jobs 1\n") {
+				t.Errorf("a limited token does not see its own session's job:\n%s", body)
+			}
+			for _, hidden := range []string{"other.worker", "ganger_spawns_total", "ganger_channel_clients"} {
+				if strings.Contains(body, hidden) {
+					t.Errorf("%s shown to a token limited to session default:\n%s", hidden, body)
+				}
+			}
+		}},
 		{"read may not create", "POST", "/jobs/default", `{"name":"x","cmd":"true"}`, bearer("read-secret"), 403, wantError("forbidden")},
 		{"read may not scale", "POST", "/jobs/default/web/numprocesses", `{"scale":1}`, bearer("read-secret"), 403, wantError("forbidden")},
 		{"read may not stop a process", "DELETE", fmt.Sprintf("/%d", web), "", bearer("read-secret"), 403, wantError("forbidden")},

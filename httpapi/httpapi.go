@@ -111,15 +111,15 @@ const (
 
 // api is the handler New returns.
 type api struct {
-	m       Manager
-	o       Options
-	log     *slog.Logger
-	router  chi.Router
-	tokens  []token
-	metrics http.Handler
-	clients atomic.Int64 // open /channel clients
-	bufs    sync.Pool    // *bytes.Buffer for JSON answers (writeJSON)
-	answers *answerCache // encoded job answers by revision (jobView)
+	m           Manager
+	o           Options
+	log         *slog.Logger
+	router      chi.Router
+	tokens      []token
+	metricDescs *metricDescs // of /metrics' series
+	clients     atomic.Int64 // open /channel clients
+	bufs        sync.Pool    // *bytes.Buffer for JSON answers (writeJSON)
+	answers     *answerCache // encoded job answers by revision (jobView)
 
 	// jsonHeader holds the header values of every JSON answer, made once
 	// and shared (never modified): net/http copies them when the header
@@ -157,7 +157,7 @@ func New(o Options) http.Handler {
 	a.jsonHeader.contentType = []string{"application/json"}
 	a.jsonHeader.nosniff = []string{"nosniff"}
 	a.tokens = newTokens(o.Tokens)
-	a.metrics = a.newMetrics()
+	a.metricDescs = newMetricDescs()
 	a.router = a.routes()
 	return a
 }
@@ -214,7 +214,7 @@ func (a *api) routes() chi.Router {
 
 		r.Get("/", a.adapt(a.version))
 		r.Get("/version", a.adapt(a.version))
-		r.Get("/metrics", a.metrics.ServeHTTP)
+		r.Get("/metrics", a.serveMetrics)
 		r.Get("/sessions", a.adapt(a.listSessions))
 		r.Get("/pids", a.adapt(a.listPids))
 		r.Get("/channel", a.serveChannel)
