@@ -279,6 +279,10 @@ func (cl *channelConn) apply(r subRequest) []byte {
 			cl.mu.Unlock()
 		}
 	} else if !cl.topics[s.topic] {
+		if len(cl.topics) >= MaxSubscriptions {
+			return cl.subErrorMessage(r.topic, ganger.Errorf(ganger.ECONFLICT,
+				"too many subscriptions: a connection may hold %d topics; unsubscribe some, or use a pattern", MaxSubscriptions))
+		}
 		cl.topics[s.topic] = true
 		switch s.kind {
 		case topicEvents:

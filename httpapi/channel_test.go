@@ -582,3 +582,24 @@ func TestChannelStreamJob(t *testing.T) {
 		}
 	})
 }
+
+// TestChannelSubscriptionCap: one connection holds at most
+// MaxSubscriptions topics; past it a SUB is refused and the connection
+// stays usable (an UNSUB makes room).
+func TestChannelSubscriptionCap(t *testing.T) {
+	e := newEnv(t)
+	w := e.channel(t)
+	for i := range httpapi.MaxSubscriptions {
+		w.sub("EVENTS:job.default.j" + strconv.Itoa(i))
+	}
+	w.send(map[string]any{"event": "SUB", "data": map[string]any{"topic": "EVENTS:job.default.one-more"}})
+	m := w.read(5 * time.Second)
+	if m.Event != "gaffer:subscription_error" || !strings.Contains(fmt.Sprint(m.Data["reason"]), "too many subscriptions") {
+		t.Fatalf("SUB past the cap: %v", m)
+	}
+	w.send(map[string]any{"event": "UNSUB", "data": map[string]any{"topic": "EVENTS:job.default.j0"}})
+	if m := w.read(5 * time.Second); m.Event != "gaffer:subscription_success" {
+		t.Fatalf("UNSUB: %v", m)
+	}
+	w.sub("EVENTS:job.default.one-more")
+}

@@ -103,6 +103,10 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// MaxBodyBytes is the largest request body accepted (413 beyond).
 	MaxBodyBytes = 1 << 20
+	// MaxSubscriptions is how many topics one /channel connection may hold
+	// at once: every publish matches each subscriber's patterns, so one
+	// client's ten thousand would slow every event for everyone.
+	MaxSubscriptions = 256
 	// maxMessageBytes is the read limit of a /channel message.
 	maxMessageBytes = 64 << 10
 	// maxPooledBuffer is the largest JSON answer buffer writeJSON keeps.
