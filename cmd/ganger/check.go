@@ -2,16 +2,21 @@ package main
 
 import (
 	"fmt"
+
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/ganger/ganger/runner"
 )
 
 const checkHelp = `
-Validate a Procfile and its .env files, and print the entries found. A
-line that is not "name: command", a bad name, a duplicate name, an empty
-Procfile or a malformed .env line is reported with its file and line
-number ("ganger: Procfile:3: ..."), and the exit status is 1.
+Validate a Procfile, its .env files and the ganger.toml beside it, and
+print the entries found. A line that is not "name: command", a bad name, a
+duplicate name, an empty Procfile or a malformed .env line is reported with
+its file and line number ("ganger: Procfile:3: ..."), as is every problem
+of ganger.toml's job settings (a field, a value, a depends_on cycle), and
+the exit status is 1.
 
 Only the names of the .env variables are printed, never their values.`
 
@@ -25,6 +30,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		return fs.usageError("check takes no arguments")
 	}
 	project, err := pf.load()
+	if err == nil {
+		_, err = project.Jobs(runner.JobOptions{}) // applies and checks ganger.toml
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ganger: %s\n", configError(err))
 		return exitError
@@ -36,6 +44,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, e := range project.Entries {
 		fmt.Fprintf(stdout, "  %-*s  %s\n", width+1, e.Name+":", e.Command)
+	}
+	if project.SettingsFile != "" {
+		var named []string
+		for _, st := range project.Settings {
+			named = append(named, st.Name)
+		}
+		fmt.Fprintf(stdout, "job settings from %s for %s\n", project.SettingsFile, strings.Join(named, ", "))
 	}
 	if len(project.EnvFiles) == 0 {
 		fmt.Fprintln(stdout, "no .env file")
