@@ -252,6 +252,38 @@ func TestDashboardSlots(t *testing.T) {
 	for _, p := range s.osPids(t) {
 		groups[p] = true
 	}
+
+	// A hidden page fetches nothing on events; it catches up when shown.
+	step(t, ctx, "hide the page", chromedp.Evaluate[chromedp.Void](`(() => {
+		window.jobFetches = 0;
+		const fetch = window.fetch;
+		window.fetch = (url, init) => {
+			if (String(url).endsWith('/jobs/default/web')) window.jobFetches++;
+			return fetch(url, init);
+		};
+		Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+		document.dispatchEvent(new Event('visibilitychange'));
+	})()`))
+	if _, err := s.m.Scale(t.Context(), "default.web", manager.ScaleOp{Op: '=', N: 3}); err != nil {
+		t.Fatalf("scaling web to 3: %v", err)
+	}
+	waitJS(t, ctx, "the scale and exits in the event feed", `(() => {
+		const evs = [...document.querySelectorAll('#event-feed .ev')];
+		const exits = evs.filter(e => e.dataset.event === 'exit' && e.textContent.includes('default.web')).length;
+		return evs.some(e => e.dataset.event === 'scale' && e.textContent.includes('→ 3')) && exits >= 11; // 2 from the restart, 9 from the scale-down
+	})()`)
+	if n := evalJS[int](t, ctx, `window.jobFetches`); n != 0 {
+		t.Errorf("the hidden page fetched the job %d times", n)
+	}
+	if n := evalJS[int](t, ctx, `document.querySelectorAll('`+web+` .slots tr[data-slot]').length`); n != 12 {
+		t.Errorf("the hidden page shows %d slot rows, want the 12 it had", n)
+	}
+	step(t, ctx, "show the page", chromedp.Evaluate[chromedp.Void](`(() => {
+		delete document.hidden;
+		document.dispatchEvent(new Event('visibilitychange'));
+	})()`))
+	waitJS(t, ctx, "three running slots once shown", `document.querySelectorAll('`+web+` .slots tr[data-slot]').length === 3 &&
+		document.querySelectorAll('`+web+` .slots tr[data-state="running"]').length === 3 && window.jobFetches >= 1`)
 }
 
 // TestDashboardReadOnly: with a read-only token (given in the URL, as

@@ -512,7 +512,8 @@
       live: new Set(),         // pids alive until their exit: kept, stopping, commits
       exited: new Set(),       // pids seen exiting
       pidSlot: new Map(),      // pid -> slot, from spawn events (0: a commit)
-      notes: new Map(),        // slot -> {event, reason, due} from its latest slot event
+      notes: new Map(),        // slot -> {event, at, reason, due} from its latest slot event
+      startErrors: new Map(),  // slot -> {at, reason} of a failed start, until a spawn
       slotRows: new Map(),     // slot -> row element
       extraRows: new Map(),    // pid -> row element, for processes outside slots
       // refresh: one GET in flight, at most one every REFRESH_MS
@@ -663,6 +664,7 @@
         if (pid) {
           j.live.add(pid);
           j.pidSlot.set(pid, Number(d.slot) || 0);
+          if (d.slot) j.startErrors.delete(d.slot);
           if (d.os_pid) j.osPids.set(pid, d.os_pid);
           logs.onSpawn(j.name, pid);
         }
@@ -677,6 +679,9 @@
           logs.onExit(pid);
         }
         break;
+      case 'spawn_error':
+        if (d.slot) j.startErrors.set(d.slot, {at: Date.now() / 1000, reason: d.reason || 'cannot start'});
+        break;
       case 'update_failed':
         toast(`${name}: the rolling replacement stopped at ${slotName(j, d.slot)}${d.reason ? ': ' + d.reason : ''}`, 'error');
         break;
@@ -687,6 +692,7 @@
       const wait = type === 'backoff' ? d.delay : type === 'flap' ? d.retry_in : 0;
       j.notes.set(d.slot, {
         event: type,
+        at: Date.now() / 1000,
         reason: d.reason || '',
         due: typeof wait === 'number' && wait > 0 ? Date.now() / 1000 + wait : 0,
       });
@@ -851,9 +857,10 @@
       const cmd = [cfg.cmd, ...(cfg.args || []).map(quoteArg)].filter(Boolean).join(' ');
       if (f.cmd.textContent !== cmd) { f.cmd.textContent = cmd; f.cmd.title = cmd; }
       const fl = info.flapping || {};
-      if (fl.state === 'gave_up' || (fl.retries && state !== 'running')) {
+      if (fl.state === 'flapping' && fl.retries) {
         f.flap.hidden = false;
-        f.flap.textContent = fl.state === 'gave_up' ? `gave up after ${fl.retries} retr${fl.retries === 1 ? 'y' : 'ies'}` : `flap retry ${fl.retries}`;
+        f.flap.textContent = `retry ${fl.retries}`;
+        f.flap.title = `flapping: retry ${fl.retries} of max_retry`;
       } else {
         f.flap.hidden = true;
       }
@@ -970,7 +977,8 @@
     r.pid.title = pid ? `ganger pid ${pid}` : '';
     r.restarts.textContent = s.restarts === undefined ? '–' : String(s.restarts);
     r.restarts.classList.toggle('hot', s.restarts > 0);
-    renderExit(j, r.exit, s.last_exit);
+    const note = s.slot ? j.notes.get(s.slot) : null;
+    renderExit(j, r.exit, s.last_exit, s.slot ? j.startErrors.get(s.slot) : null);
     if (s.since) {
       r.since.dataset.since = s.since;
       r.since.title = `${stateLabel(s.state)} since ${fmtDateTime(s.since * 1000)}`;
@@ -979,8 +987,8 @@
       r.since.title = '';
     }
     r.since.textContent = s.since ? fmtAge(s.since) : '–';
-    const note = s.slot ? j.notes.get(s.slot) : null;
-    r.state.title = note && note.reason ? note.reason : '';
+    // The reason of the slot's latest event, if it led to this state.
+    r.state.title = note && note.reason && note.at >= (s.since || 0) - 1 ? note.reason : '';
     if (note && note.due && (s.state === 'backoff') && note.due > Date.now() / 1000) {
       r.note.dataset.due = note.due;
       r.note.textContent = dueText(note.due);
@@ -996,13 +1004,24 @@
 
   // renderExit shows how a slot's last process ended: its code or signal,
   // the reason and when; a failure (not a user's stop, not a success
-  // code) stands out.
-  function renderExit(j, cell, e) {
-    const key = e ? `${e.exit_status}/${e.term_signal}/${e.reason}/${e.time}` : '';
+  // code) stands out. A failed start seen since then (a spawn_error
+  // event: no such program, bad cwd) is shown instead, with its reason.
+  function renderExit(j, cell, e, startError) {
+    const failedStart = startError && (!e || startError.at >= e.time) ? startError : null;
+    const key = failedStart ? `spawn_error/${failedStart.at}` : e ? `${e.exit_status}/${e.term_signal}/${e.reason}/${e.time}` : '';
     if (cell.dataset.key === key) return;
     cell.dataset.key = key;
+    for (const k of ['exitStatus', 'termSignal', 'reason']) delete cell.dataset[k];
+    cell.title = '';
+    if (failedStart) {
+      cell.dataset.reason = 'spawn_error';
+      cell.classList.add('bad');
+      cell.title = failedStart.reason;
+      cell.replaceChildren(h('span', {class: 'exit-code'}, 'not started'),
+        h('span', {class: 'exit-why'}, failedStart.reason.replace(/^starting \S+: /, '')));
+      return;
+    }
     if (!e) {
-      for (const k of ['exitStatus', 'termSignal', 'reason']) delete cell.dataset[k];
       cell.classList.remove('bad');
       cell.replaceChildren(h('span', {class: 'muted'}, '–'));
       return;
