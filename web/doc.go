@@ -9,7 +9,20 @@
 // WebSocket for events (EVENTS), resource figures (STATS:<session>.<job>)
 // and output (STREAM:<pid>). It finds the API next to itself: a page served
 // at <prefix>/ui/ calls <prefix>/jobs, <prefix>/channel and so on, so a
-// reverse proxy may put the daemon under a path.
+// reverse proxy may put the daemon under a path. A token in the page's URL
+// (/ui/?token=…, as `ganger start` prints it) is kept in the tab's
+// sessionStorage and dropped from the address bar.
+//
+// Each job shows its state, ready/wanted slots and restarts, and one row
+// per slot (web.1, web.2…: the job's short name and the slot number) with
+// the slot's state, process, restarts, last exit and time in its state;
+// processes outside the slots (commits) follow. Nothing is polled: a job's
+// events (spawn, exit, ready, backoff, flap, waiting…) make the page fetch
+// GET /jobs/{s}/{j} again, coalesced so that a job is fetched at most once
+// every 200ms with one request in flight, whatever the rate of its events;
+// a hidden page fetches nothing until it shows again. Once the daemon
+// refuses an action with 403 (a read-only token), the page disables every
+// control that changes state and says so in its top bar.
 //
 // Handler serves the files. It is meant to be mounted at /ui/, with the
 // prefix stripped or not: both "/app.js" and "/ui/app.js" find app.js.
@@ -22,11 +35,16 @@
 //
 //	#conn-status[data-state=connecting|open|closed]   live connection
 //	#conn-banner                                      shown while disconnected
-//	[data-job="<session>.<job>"][data-state=…]        a job; its state, also on
-//	  [data-field=state|procs|cpu|mem|numprocesses]   its cells
-//	  [data-action=start|stop|reload|scale-up|scale-down|scale-to|signal|commit|logs|toggle]
-//	  [data-pid="<pid>"][data-state=running|stopping|commit]
-//	    [data-action=proc-stop|proc-signal|proc-logs]  a process's controls
+//	#readonly-note                                    shown once an action got 403
+//	[data-job="<session>.<job>"][data-state=<job state>]  a job; its cells
+//	  [data-field=state|ready|restarts|cpu|mem|numprocesses|waiting-for]
+//	  [data-action=start|stop|restart|reload|scale-up|scale-down|scale-to|signal|commit|logs|toggle]
+//	  .slots tr[data-slot="<n>"][data-state=<slot state>][data-pid="<pid>"]
+//	    a slot's row (data-pid only while it has a process); data-slot="0"
+//	    and data-state=commit for a process outside the slots; its cells
+//	    [data-field=slot-name|slot-state|os-pid|pid|restarts|last-exit|since|cpu|mem],
+//	    last-exit with data-exit-status, data-term-signal, data-reason
+//	    [data-action=proc-stop|proc-signal|proc-logs]  its process's controls
 //	#log-view .ln[data-log-pid][data-stream]          output lines
 //	#log-filter, #log-follow, #log-target             log view controls
 //	#event-feed .ev[data-event]                       events; #event-filter

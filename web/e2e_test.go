@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -111,6 +112,17 @@ type stack struct {
 	m   *manager.Manager
 	srv *httptest.Server
 	lis *dropListener
+
+	// mu guards the following fields.
+	mu   sync.Mutex
+	gets map[string]int // GET requests by path
+}
+
+// getsOf returns how many GET requests for path the server has had.
+func (s *stack) getsOf(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets[path]
 }
 
 // shJob is a job running script with sh -c.
@@ -124,12 +136,16 @@ func shJob(name, script string) conf.Job {
 }
 
 // newStack starts the stack with the job default.web, which says
-// hello-from-web and sleeps, and the extra jobs.
+// hello-from-web and sleeps (unless an extra job is named web), and the
+// extra jobs.
 func newStack(t *testing.T, tokens []conf.Token, extra ...conf.Job) *stack {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := manager.New(manager.Options{Logger: quiet})
-	jobs := append([]conf.Job{shJob("web", "echo hello-from-web; while true; do sleep 1; done")}, extra...)
+	jobs := extra
+	if !slices.ContainsFunc(extra, func(j conf.Job) bool { return j.Name == "web" }) {
+		jobs = append([]conf.Job{shJob("web", "echo hello-from-web; while true; do sleep 1; done")}, extra...)
+	}
 	for _, cfg := range jobs {
 		if _, err := m.Load(context.Background(), "default", cfg); err != nil {
 			t.Fatalf("loading job %s: %v", cfg.Name, err)
@@ -138,11 +154,19 @@ func newStack(t *testing.T, tokens []conf.Token, extra ...conf.Job) *stack {
 	h := httpapi.New(httpapi.Options{
 		Manager: m, Version: "test", Tokens: tokens, UI: web.Handler(), LoopbackOnly: true, Logger: quiet,
 	})
-	srv := httptest.NewUnstartedServer(h)
-	lis := &dropListener{Listener: srv.Listener, conns: map[net.Conn]bool{}}
-	srv.Listener = lis
-	srv.Start()
-	return &stack{m: m, srv: srv, lis: lis}
+	s := &stack{m: m, gets: map[string]int{}}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			s.mu.Lock()
+			s.gets[r.URL.Path]++
+			s.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	s.lis = &dropListener{Listener: s.srv.Listener, conns: map[net.Conn]bool{}}
+	s.srv.Listener = s.lis
+	s.srv.Start()
+	return s
 }
 
 // jobInfo is GET /jobs/default/web, straight from the API.
@@ -333,7 +357,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 const (
 	jobSel   = `[data-job="default.web"]`
-	procRows = `document.querySelectorAll('[data-job="default.web"] .procs-table [data-pid]').length`
+	procRows = `document.querySelectorAll('[data-job="default.web"] .slots tr[data-pid]').length`
 	// helloLines counts the log view's lines that say hello.
 	helloLines = `[...document.querySelectorAll('#log-view .ln')].filter(l => l.textContent.includes('hello-from-web')).length`
 )
@@ -376,7 +400,7 @@ func TestDashboard(t *testing.T) {
 		waitJS(t, ctx, fmt.Sprintf("row of pid %d", pid), fmt.Sprintf(`!!document.querySelector('%s [data-pid="%d"]')`, jobSel, pid))
 	}
 	waitJS(t, ctx, "the new process's hello, live", helloLines+` >= 2`)
-	waitJS(t, ctx, "procs column says 2/2", `document.querySelector('`+jobSel+` [data-field="procs"]').textContent === '2/2'`)
+	waitJS(t, ctx, "ready column says 2/2", `document.querySelector('`+jobSel+` [data-field="ready"]').textContent === '2/2'`)
 
 	// The event feed has the spawn, and its pattern filter works.
 	waitJS(t, ctx, "spawn in the event feed", `!!document.querySelector('#event-feed [data-event="spawn"]')`)

@@ -4,7 +4,8 @@
 // actions and to refresh a job after one of its events, and the /channel
 // WebSocket for events (EVENTS), resource figures (STATS:<session>.<job>)
 // and output (STREAM:<pid>). Nothing is polled: the page changes when an
-// event says something changed.
+// event says something changed, and a job's events are coalesced into at
+// most one GET of the job every REFRESH_MS.
 'use strict';
 
 (() => {
@@ -15,6 +16,7 @@
   const FEED_MAX = 300;      // events kept in the feed
   const PARTIAL_MS = 300;    // an unterminated output line is shown after this
   const KEEPALIVE_MS = 30000;
+  const REFRESH_MS = 200;    // at most one GET of a job this often, however many events
   const SUB_WAIT_MS = 3000;  // how long to wait for a subscription's answer
   const BACKOFF_MIN = 500, BACKOFF_MAX = 15000;
   const TOKEN_KEY = 'ganger.token';
@@ -53,6 +55,7 @@
     play: 'M5 3.5v9l7.5-4.5z',
     stop: 'M4 4h8v8H4z',
     reload: 'M12.5 8A4.5 4.5 0 1 1 11 4.6M11.2 2v2.8H8.4',
+    restart: 'M2.8 7.2A5.2 5.2 0 0 1 12 4.4M13.2 8.8A5.2 5.2 0 0 1 4 11.6M12.3 1.9v2.8H9.5M3.7 14.1v-2.8h2.8',
     plus: 'M8 3.5v9M3.5 8h9',
     minus: 'M3.5 8h9',
     logs: 'M2.5 3.5h11v9h-11zM5 6.5l2 1.5-2 1.5M8.5 10h2.5',
@@ -81,13 +84,20 @@
       type: opts.submit ? 'submit' : 'button',
       class: 'btn ' + (opts.cls || ''),
       'data-action': action,
+      'data-write': opts.write,
       title: opts.title || label,
       'aria-label': opts.aria || opts.title || label,
     }, opts.icon ? icon(opts.icon) : null, opts.iconOnly ? null : h('span', {class: 'label'}, label));
   }
 
+  // label2 sets a control's tooltip and accessible name.
+  function label2(el, text) {
+    el.title = text;
+    el.setAttribute('aria-label', text);
+  }
+
   function signalSelect(field) {
-    return h('select', {class: 'input select', 'data-field': field, 'aria-label': 'Signal'},
+    return h('select', {class: 'input select', 'data-field': field, 'data-write': true, 'aria-label': 'Signal'},
       SIGNALS.map((s) => h('option', {value: s}, s)));
   }
 
@@ -114,6 +124,32 @@
     if (hr) return `${hr}h ${m}m`;
     if (m) return `${m}m ${s}s`;
     return `${s}s`;
+  }
+
+  function fmtAgo(t) {
+    return typeof t === 'number' && t ? fmtAge(t) + ' ago' : '–';
+  }
+
+  function dueText(due) {
+    return `retry in ${Math.max(1, Math.ceil(due - Date.now() / 1000))}s`;
+  }
+
+  function fmtDateTime(ms) {
+    const d = new Date(ms);
+    return isNaN(d) ? '' : d.toLocaleString([], {hour12: false});
+  }
+
+  // Linux signal numbers, for exits by signal.
+  const SIGNAL_NAMES = ['', 'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV',
+    'USR2', 'PIPE', 'ALRM', 'TERM', 'STKFLT', 'CHLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU',
+    'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO', 'PWR', 'SYS'];
+
+  function signalName(n) {
+    return SIGNAL_NAMES[n] ? 'SIG' + SIGNAL_NAMES[n] : `signal ${n}`;
+  }
+
+  function stateLabel(s) {
+    return String(s || 'unknown').replace(/_/g, ' ');
   }
 
   function fmtClock(t) {
@@ -459,6 +495,12 @@
   let order = [];              // job names, in the daemon's order
   const collapsed = loadSet(COLLAPSED_KEY);
   let resyncing = null, resyncAgain = false;
+  let jobSeq = 0;              // numbers the elements' ids
+
+  // Events that change nothing a job's answer shows: no refresh for them.
+  const QUIET_EVENTS = new Set(['kill', 'log_error', 'oom']);
+  // Slot events whose reason says why a slot is where it is.
+  const NOTE_EVENTS = new Set(['backoff', 'flap', 'giveup', 'unhealthy', 'unready', 'update_failed', 'spawn_error']);
 
   function newJob(name) {
     const [session, short] = splitName(name);
@@ -468,11 +510,19 @@
       stats: new Map(),        // pid -> latest stats
       osPids: new Map(),       // pid -> os pid
       live: new Set(),         // pids alive until their exit: kept, stopping, commits
-      stopping: new Set(),     // pids asked to stop
       exited: new Set(),       // pids seen exiting
-      rows: new Map(),         // pid -> row element
-      inflight: null,
+      pidSlot: new Map(),      // pid -> slot, from spawn events (0: a commit)
+      notes: new Map(),        // slot -> {event, at, reason, due} from its latest slot event
+      startErrors: new Map(),  // slot -> {at, reason} of a failed start, until a spawn
+      slotRows: new Map(),     // slot -> row element
+      extraRows: new Map(),    // pid -> row element, for processes outside slots
+      // refresh: one GET in flight, at most one every REFRESH_MS
+      fetching: null,
       dirty: false,
+      force: false,            // fetch even while the page is hidden
+      timer: null,
+      lastFetch: -Infinity,
+      waiters: [],
       el: null,
       f: {},                   // fields of the element
     };
@@ -490,10 +540,14 @@
     const j = jobs.get(name);
     if (!j) return;
     jobs.delete(name);
+    clearTimeout(j.timer);
+    j.timer = null;
+    for (const r of j.waiters.splice(0)) r();
     order = order.filter((n) => n !== name);
     unsubscribe('STATS:' + name);
     j.el.remove();
     renderOrder();
+    renderDependents(name);
     if (logs.target && logs.target.job === name) logs.markGone('unloaded');
   }
 
@@ -512,10 +566,10 @@
           order = names.slice();
           // Exits may have been missed: start over from what the API and
           // the next stats say is alive.
-          for (const j of jobs.values()) { j.live.clear(); j.stopping.clear(); }
+          for (const j of jobs.values()) j.live.clear();
           for (const n of names) ensureJob(n);
           renderOrder();
-          await Promise.all(names.map((n) => refreshJob(n)));
+          await Promise.all(names.map((n) => refreshJob(n, true)));
           logs.afterResync();
         } catch (e) {
           showError('Loading jobs', e);
@@ -525,34 +579,69 @@
     return resyncing;
   }
 
-  // refreshJob fetches a job's info; calls while one is in flight make it
-  // fetch once more, so bursts of events cost two requests at most.
-  function refreshJob(name) {
+  // refreshJob asks for a fresh GET /jobs/{s}/{j}; the promise settles once
+  // an answer fetched after the call is shown. Calls are coalesced: at
+  // most one request per job is in flight and at most one starts every
+  // REFRESH_MS, however many events arrive, so a crash loop or a burst of
+  // spawns costs a few requests a second, not one per event. While the
+  // page is hidden nothing is fetched (unless now is set, as a resync
+  // does); the job is fetched when the page shows again.
+  function refreshJob(name, now = false) {
     const j = jobs.get(name);
     if (!j) return Promise.resolve();
-    if (j.inflight) { j.dirty = true; return j.inflight; }
-    j.inflight = (async () => {
-      do {
-        j.dirty = false;
-        try {
-          const info = await api('GET', jobPath(name));
-          if (jobs.get(name) !== j) return;
-          j.info = info;
-          for (const pid of info.processes || []) if (!j.exited.has(pid)) j.live.add(pid);
-          renderJob(j);
-        } catch (e) {
-          if (e.status === 404) { removeJob(name); return; }
-          showError(`Refreshing ${name}`, e);
-          return;
-        }
-      } while (j.dirty);
-    })().finally(() => { j.inflight = null; });
-    return j.inflight;
+    j.dirty = true;
+    j.force = j.force || now;
+    const p = new Promise((resolve) => j.waiters.push(resolve));
+    pump(j);
+    return p;
+  }
+
+  function pump(j) {
+    if (!j.dirty || j.fetching || j.timer) return;
+    if (document.hidden && !j.force) return; // visibilitychange pumps it
+    const wait = j.lastFetch + REFRESH_MS - performance.now();
+    if (wait > 0) {
+      j.timer = setTimeout(() => { j.timer = null; pump(j); }, wait);
+      return;
+    }
+    j.dirty = j.force = false;
+    j.lastFetch = performance.now();
+    const waiters = j.waiters.splice(0);
+    j.fetching = fetchJob(j).finally(() => {
+      j.fetching = null;
+      for (const r of waiters) r();
+      if (jobs.get(j.name) === j) pump(j);
+    });
+  }
+
+  async function fetchJob(j) {
+    try {
+      const info = await api('GET', jobPath(j.name));
+      if (jobs.get(j.name) !== j || !info) return;
+      j.info = info;
+      for (const s of info.slots || []) {
+        if (!s.pid) continue;
+        if (!j.exited.has(s.pid)) j.live.add(s.pid);
+        j.pidSlot.set(s.pid, s.slot);
+        if (s.os_pid) j.osPids.set(s.pid, s.os_pid);
+      }
+      for (const pid of info.processes || []) if (!j.exited.has(pid)) j.live.add(pid);
+      renderJob(j);
+    } catch (e) {
+      if (e.status === 404) { removeJob(j.name); return; }
+      showError(`Refreshing ${j.name}`, e);
+    }
+  }
+
+  function refreshHidden() {
+    if (document.hidden) return;
+    for (const j of jobs.values()) pump(j);
+    tick();
   }
 
   function jobByPid(pid) {
     for (const j of jobs.values()) {
-      if (j.rows.has(pid) || j.live.has(pid) || (j.info && (j.info.processes || []).includes(pid))) return j;
+      if (j.live.has(pid) || j.pidSlot.has(pid)) return j;
     }
     return null;
   }
@@ -574,29 +663,41 @@
       case 'spawn':
         if (pid) {
           j.live.add(pid);
+          j.pidSlot.set(pid, Number(d.slot) || 0);
+          if (d.slot) j.startErrors.delete(d.slot);
           if (d.os_pid) j.osPids.set(pid, d.os_pid);
           logs.onSpawn(j.name, pid);
         }
         break;
-      case 'stop_process':
-      case 'reap':
-        if (pid) j.stopping.add(pid);
-        break;
       case 'exit':
         if (pid) {
           j.live.delete(pid);
-          j.stopping.delete(pid);
           j.stats.delete(pid);
+          j.pidSlot.delete(pid);
           j.exited.add(pid);
           if (j.exited.size > 2000) j.exited.delete(j.exited.values().next().value);
           logs.onExit(pid);
         }
         break;
-      case 'kill':
-        return; // nothing about the job changed
+      case 'spawn_error':
+        if (d.slot) j.startErrors.set(d.slot, {at: Date.now() / 1000, reason: d.reason || 'cannot start'});
+        break;
+      case 'update_failed':
+        toast(`${name}: the rolling replacement stopped at ${slotName(j, d.slot)}${d.reason ? ': ' + d.reason : ''}`, 'error');
+        break;
       default:
         break;
     }
+    if (d.slot && NOTE_EVENTS.has(type)) {
+      const wait = type === 'backoff' ? d.delay : type === 'flap' ? d.retry_in : 0;
+      j.notes.set(d.slot, {
+        event: type,
+        at: Date.now() / 1000,
+        reason: d.reason || '',
+        due: typeof wait === 'number' && wait > 0 ? Date.now() / 1000 + wait : 0,
+      });
+    }
+    if (QUIET_EVENTS.has(type)) return;
     renderJob(j);
     refreshJob(name);
   }
@@ -624,69 +725,107 @@
 
   // ---------------------------------------------------------- rendering
 
+  function srOnly(text) {
+    return h('span', {class: 'sr-only'}, text);
+  }
+
+  function slotName(j, n) {
+    return n ? `${j.short}.${n}` : `${j.short} (one-off)`;
+  }
+
+  // setBadge shows a state as a coloured badge; the text says it too.
+  function setBadge(el, state) {
+    if (el.dataset.state === state) return;
+    el.dataset.state = state;
+    el.textContent = stateLabel(state);
+  }
+
+  // writable enables a control that changes state, unless the token is
+  // read-only.
+  function writable(el, enabled) {
+    el.disabled = readOnly || !enabled;
+  }
+
   function buildJob(j) {
     const f = j.f;
-    f.toggle = h('button', {class: 'toggle', type: 'button', 'data-action': 'toggle', 'aria-label': 'Show processes', 'aria-expanded': 'true'}, icon('chevron'));
+    f.toggle = h('button', {class: 'toggle', type: 'button', 'data-action': 'toggle', 'aria-label': 'Hide slots', 'aria-expanded': 'true'}, icon('chevron'));
     f.state = h('span', {class: 'badge', 'data-field': 'state', 'data-state': 'unknown'}, '…');
-    f.procs = h('span', {class: 'num procs', 'data-field': 'procs', title: 'running / wanted'});
-    f.cpu = h('span', {class: 'num', 'data-field': 'cpu', 'data-label': 'CPU'}, '–');
-    f.mem = h('span', {class: 'num', 'data-field': 'mem', 'data-label': 'Mem'}, '–');
+    f.ready = h('span', {'data-field': 'ready'}, '–');
+    f.restarts = h('span', {'data-field': 'restarts'}, '–');
+    f.cpu = h('span', {'data-field': 'cpu'}, '–');
+    f.mem = h('span', {'data-field': 'mem'}, '–');
     f.numprocesses = h('span', {class: 'stepper-value', 'data-field': 'numprocesses', title: 'wanted processes'}, '–');
-    f.start = button('start', 'Start', {icon: 'play', cls: 'start'});
-    f.stop = button('stop', 'Stop', {icon: 'stop', cls: 'danger-hover'});
-    f.reload = button('reload', 'Reload', {icon: 'reload', title: 'Reload: replace every process gracefully'});
-    f.down = button('scale-down', '−1', {icon: 'minus', iconOnly: true, cls: 'icon-only', title: 'Scale down by one'});
-    f.up = button('scale-up', '+1', {icon: 'plus', iconOnly: true, cls: 'icon-only', title: 'Scale up by one'});
+    f.start = button('start', 'Start', {icon: 'play', cls: 'start', write: true});
+    f.stop = button('stop', 'Stop', {icon: 'stop', cls: 'danger-hover', write: true});
+    f.restart = button('restart', 'Restart', {icon: 'restart', write: true, title: 'Restart: replace the processes one slot at a time, each new one ready before the next slot (rolling)'});
+    f.reload = button('reload', 'Reload', {icon: 'reload', write: true, title: 'Reload: replace every process gracefully (rolling)'});
+    f.down = button('scale-down', '−1', {icon: 'minus', iconOnly: true, cls: 'icon-only', write: true, title: 'Scale down by one'});
+    f.up = button('scale-up', '+1', {icon: 'plus', iconOnly: true, cls: 'icon-only', write: true, title: 'Scale up by one'});
     f.logs = button('logs', 'Logs', {icon: 'logs', title: 'Show the output of every process of this job'});
-    f.scaleTo = h('input', {class: 'input num-input', type: 'number', min: '0', step: '1', inputmode: 'numeric', 'data-field': 'scale-to', 'aria-label': 'Number of processes', placeholder: 'n'});
+    f.scaleTo = h('input', {class: 'input num-input', type: 'number', min: '0', step: '1', inputmode: 'numeric', 'data-field': 'scale-to', 'data-write': true, 'aria-label': 'Number of processes', placeholder: 'n'});
     f.signal = signalSelect('signal');
     f.cmd = h('code', {class: 'cmd', 'data-field': 'cmd'});
-    f.procHead = h('div', {class: 'proc proc-head', 'aria-hidden': 'true'},
-      h('span', {}), h('span', {}, 'Process'), h('span', {}, 'State'),
-      h('span', {class: 'num'}, 'Uptime'), h('span', {class: 'num'}, 'CPU'), h('span', {class: 'num'}, 'Memory'),
-      h('span', {}));
-    f.procTable = h('div', {class: 'procs-table', role: 'table', 'aria-label': `Processes of ${j.name}`});
     f.flap = h('span', {class: 'flap-note', 'data-field': 'flapping', hidden: true});
+    f.wait = h('p', {class: 'wait-note', 'data-field': 'waiting-for', hidden: true});
+    f.slotBody = h('tbody', {});
+    const col = (label, cls) => h('th', {scope: 'col', class: cls}, label);
+    f.slotTable = h('table', {class: 'slots', 'data-field': 'slots'},
+      h('caption', {class: 'sr-only'}, `Slots and processes of ${j.name}`),
+      h('colgroup', {}, ['name', 'state', 'pid', 'restarts', 'exit', 'since', 'cpu', 'mem', 'actions'].map((c) => h('col', {class: 'c-' + c}))),
+      h('thead', {}, h('tr', {},
+        col('Slot'), col('State'), col('PID'), col('Restarts', 'num'), col('Last exit'),
+        col('In state', 'num'), col('CPU', 'num'), col('Memory', 'num'),
+        h('th', {scope: 'col'}, srOnly('Actions')))),
+      f.slotBody);
 
     f.body = h('div', {class: 'job-body'},
-      f.procHead, f.procTable,
+      f.wait,
+      h('div', {class: 'slots-wrap'}, f.slotTable),
       h('div', {class: 'job-tools'},
         h('form', {class: 'tool', 'data-form': 'scale-to'},
           h('label', {}, h('span', {class: 'tool-label'}, 'Scale to'), f.scaleTo),
-          button('scale-to', 'Set', {submit: true, cls: 'small', title: 'Set the number of processes'})),
+          button('scale-to', 'Set', {submit: true, cls: 'small', write: true, title: 'Set the number of processes'})),
         h('form', {class: 'tool', 'data-form': 'signal'},
           h('label', {}, h('span', {class: 'tool-label'}, 'Signal'), f.signal),
-          button('signal', 'Send', {submit: true, icon: 'bolt', cls: 'small', title: 'Send the signal to every process of the job'})),
-        button('commit', 'Commit', {icon: 'commit', cls: 'small', title: 'Run the job once more, never restarted (commit)'}),
+          button('signal', 'Send', {submit: true, icon: 'bolt', cls: 'small', write: true, title: 'Send the signal to every process of the job'})),
+        button('commit', 'Commit', {icon: 'commit', cls: 'small', write: true, title: 'Run the job once more, never restarted (commit)'}),
         f.cmd));
 
+    const nameId = 'job-name-' + (++jobSeq);
     const row = h('div', {class: 'job-row'},
       f.toggle,
-      h('div', {class: 'job-name'},
+      h('h4', {class: 'job-name', id: nameId},
         h('span', {class: 'session'}, j.session + '.'), h('strong', {}, j.short), f.flap),
-      h('span', {class: 'cell-state'}, f.state),
-      f.procs, f.cpu, f.mem,
-      h('div', {class: 'actions'},
-        f.start, f.stop, f.reload,
+      h('span', {class: 'cell-state'}, srOnly('State: '), f.state),
+      h('span', {class: 'num', title: 'ready slots / wanted'}, srOnly('Ready: '), f.ready),
+      h('span', {class: 'num', title: 'respawns after a crash, since the job was loaded'}, srOnly('Restarts: '), f.restarts),
+      h('span', {class: 'num'}, srOnly('CPU: '), f.cpu),
+      h('span', {class: 'num'}, srOnly('Memory: '), f.mem),
+      h('div', {class: 'actions', role: 'group', 'aria-label': `Actions on ${j.name}`},
+        f.start, f.stop, f.restart, f.reload,
         h('span', {class: 'stepper'}, f.down, f.numprocesses, f.up),
         f.logs));
 
     f.row = row;
-    const el = h('article', {class: 'job', 'data-job': j.name, 'data-state': 'unknown'}, row, f.body);
+    const el = h('article', {class: 'job', 'data-job': j.name, 'data-state': 'unknown', 'aria-labelledby': nameId}, row, f.body);
     setExpanded(j, !collapsed.has(j.name), el);
+    applyReadOnly(el);
     return el;
   }
 
   function setExpanded(j, open, el = j.el) {
     el.classList.toggle('collapsed', !open);
     j.f.toggle.setAttribute('aria-expanded', String(open));
-    j.f.toggle.setAttribute('aria-label', open ? 'Hide processes' : 'Show processes');
+    j.f.toggle.setAttribute('aria-label', open ? `Hide the slots of ${j.name}` : `Show the slots of ${j.name}`);
     if (open) collapsed.delete(j.name); else collapsed.add(j.name);
     saveSet(COLLAPSED_KEY, collapsed);
   }
 
+  // procPids are the pids of the job's live processes: its slots' and
+  // the others (commits), oldest first.
   function procPids(j) {
-    const set = new Set(j.info ? j.info.processes || [] : []);
+    const set = new Set();
+    for (const s of (j.info && j.info.slots) || []) if (s.pid && !j.exited.has(s.pid)) set.add(s.pid);
     for (const p of j.live) if (!j.exited.has(p)) set.add(p);
     return [...set].sort((a, b) => a - b);
   }
@@ -696,30 +835,36 @@
     const info = j.info;
     if (info) {
       const state = info.state || (info.active ? 'running' : 'stopped');
-      if (j.el.dataset.state !== state) {
-        j.el.dataset.state = state;
-        f.state.dataset.state = state;
-        f.state.textContent = state.replace('_', ' ');
-      }
-      const running = info.running ?? (info.processes || []).length;
-      f.procs.replaceChildren(String(running), h('span', {class: 'dim'}, '/' + info.numprocesses));
-      f.procs.dataset.running = running;
-      f.procs.dataset.wanted = info.numprocesses;
-      f.numprocesses.textContent = info.numprocesses;
-      f.start.disabled = state === 'running';
-      f.stop.disabled = state === 'stopped' && running === 0;
-      f.down.disabled = info.numprocesses <= 0;
-      if (document.activeElement !== f.scaleTo) f.scaleTo.placeholder = String(info.numprocesses);
+      if (j.el.dataset.state !== state) j.el.dataset.state = state;
+      setBadge(f.state, state);
+      const wanted = info.numprocesses;
+      const ready = info.ready ?? (info.slots || []).filter((s) => s.ready).length;
+      f.ready.replaceChildren(String(ready), h('span', {class: 'dim'}, '/' + wanted));
+      f.ready.dataset.ready = ready;
+      f.ready.dataset.wanted = wanted;
+      f.restarts.textContent = String(info.restarts ?? 0);
+      f.restarts.parentElement.classList.toggle('hot', (info.restarts || 0) > 0);
+      f.numprocesses.textContent = wanted;
+      const settled = info.active && ['running', 'starting', 'waiting'].includes(state);
+      writable(f.start, !settled);
+      writable(f.stop, info.active || procPids(j).length > 0);
+      writable(f.restart, true);
+      writable(f.reload, true);
+      writable(f.down, wanted > 0);
+      writable(f.up, true);
+      if (document.activeElement !== f.scaleTo) f.scaleTo.placeholder = String(wanted);
       const cfg = info.config || {};
       const cmd = [cfg.cmd, ...(cfg.args || []).map(quoteArg)].filter(Boolean).join(' ');
       if (f.cmd.textContent !== cmd) { f.cmd.textContent = cmd; f.cmd.title = cmd; }
       const fl = info.flapping || {};
-      if (fl.retries && state !== 'running') {
+      if (fl.state === 'flapping' && fl.retries) {
         f.flap.hidden = false;
         f.flap.textContent = `retry ${fl.retries}`;
+        f.flap.title = `flapping: retry ${fl.retries} of max_retry`;
       } else {
         f.flap.hidden = true;
       }
+      renderWaiting(j);
     }
     const pids = procPids(j);
     let cpu = 0, rss = 0, have = false;
@@ -732,74 +877,207 @@
     f.mem.textContent = have ? fmtBytes(rss) : '–';
     // The one-line summary the narrow layout shows instead of columns.
     if (info) {
-      const running = info.running ?? (info.processes || []).length;
-      f.row.dataset.metrics = `${running}/${info.numprocesses} running` +
+      f.row.dataset.metrics = `${f.ready.textContent} ready · ${info.restarts ?? 0} restart${info.restarts === 1 ? '' : 's'}` +
         (have ? ` · CPU ${f.cpu.textContent} · ${f.mem.textContent}` : '');
     }
-    renderProcs(j, pids);
+    renderSlots(j);
     renderSummary();
+    renderDependents(j.name);
+  }
+
+  const CONDITIONS = {started: 'to start', ready: 'to be ready', completed: 'to complete'};
+
+  // renderWaiting says what a waiting job waits for, and where each
+  // dependency stands now when the page knows it.
+  function renderWaiting(j) {
+    const f = j.f;
+    const list = (j.info && j.info.waiting_for) || [];
+    f.wait.hidden = list.length === 0;
+    if (!list.length) { f.wait.replaceChildren(); return; }
+    const parts = [h('strong', {}, 'Waiting for ')];
+    list.forEach((dep, i) => {
+      if (i) parts.push(i === list.length - 1 ? ' and ' : ', ');
+      const other = jobs.get(dep.name);
+      const now = other && other.info ? other.info.state : null;
+      parts.push(h('code', {class: 'dep', 'data-dep': dep.name, 'data-condition': dep.condition}, dep.name),
+        ' ' + (CONDITIONS[dep.condition] || dep.condition) + ' ',
+        now ? h('span', {class: 'dep-now'}, '(now ', h('span', {class: 'badge small', 'data-state': now}, stateLabel(now)), ')')
+          : h('span', {class: 'dep-now muted'}, '(not loaded)'));
+    });
+    f.wait.replaceChildren(...parts);
+  }
+
+  // renderDependents redraws the waiting notes that mention a job.
+  function renderDependents(name) {
+    for (const k of jobs.values()) {
+      if (k.info && (k.info.waiting_for || []).some((d) => d.name === name)) renderWaiting(k);
+    }
   }
 
   function quoteArg(a) {
     return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${String(a).replace(/'/g, `'\\''`)}'`;
   }
 
-  function buildProc(j, pid) {
+  // buildSlot makes a slot's row (n > 0) or the row of a process outside
+  // the slots (n = 0, pid given: a commit).
+  function buildSlot(j, n, pid) {
     const r = {
-      pid: h('span', {class: 'pid'}, '#' + pid),
-      os: h('span', {class: 'os-pid'}),
-      state: h('span', {class: 'pstate'}),
-      cpu: h('span', {class: 'num', 'data-label': 'CPU'}, '–'),
-      mem: h('span', {class: 'num', 'data-label': 'Mem'}, '–'),
-      age: h('span', {class: 'num muted', 'data-label': 'Up'}, '–'),
+      name: h('th', {scope: 'row', class: 'slot-name', 'data-field': 'slot-name'}, n ? slotName(j, n) : `${j.short} #${pid}`),
+      state: h('span', {class: 'badge', 'data-field': 'slot-state'}),
+      note: h('span', {class: 'slot-note', 'data-field': 'note'}),
+      os: h('span', {class: 'os-pid', 'data-field': 'os-pid'}),
+      pid: h('span', {class: 'int-pid', 'data-field': 'pid'}),
+      restarts: h('td', {class: 'num', 'data-field': 'restarts', 'data-label': 'Restarts'}),
+      exit: h('td', {class: 'cell-exit', 'data-field': 'last-exit', 'data-label': 'Last exit'}),
+      since: h('td', {class: 'num', 'data-field': 'since', 'data-label': 'In state'}),
+      cpu: h('td', {class: 'num', 'data-field': 'cpu', 'data-label': 'CPU'}, '–'),
+      mem: h('td', {class: 'num', 'data-field': 'mem', 'data-label': 'Memory'}, '–'),
       signal: signalSelect('proc-signal'),
+      logs: button('proc-logs', 'Logs', {icon: 'logs', iconOnly: true, cls: 'icon-only'}),
+      send: button('proc-signal', 'Send', {submit: true, icon: 'bolt', iconOnly: true, cls: 'icon-only', write: true}),
+      stop: button('proc-stop', 'Stop', {icon: 'stop', iconOnly: true, cls: 'icon-only danger-hover', write: true}),
     };
-    const el = h('div', {class: 'proc', role: 'row', 'data-pid': pid},
-      h('span', {class: 'proc-gutter'}),
-      h('span', {class: 'proc-id'}, r.pid, r.os),
-      r.state, r.age, r.cpu, r.mem,
-      h('div', {class: 'actions'},
-        button('proc-logs', 'Logs', {icon: 'logs', iconOnly: true, cls: 'icon-only', title: `Show the output of process ${pid}`}),
-        h('form', {class: 'tool inline', 'data-form': 'proc-signal'},
-          r.signal,
-          button('proc-signal', 'Send', {submit: true, icon: 'bolt', iconOnly: true, cls: 'icon-only', title: `Send the signal to process ${pid}`})),
-        button('proc-stop', 'Stop', {icon: 'stop', iconOnly: true, cls: 'icon-only danger-hover', title: `Stop process ${pid} (the job starts a new one if it is below its count)`})));
+    const el = h('tr', {class: 'slot', 'data-slot': n},
+      r.name,
+      h('td', {class: 'cell-state', 'data-label': 'State'}, r.state, r.note),
+      h('td', {class: 'cell-pid', 'data-label': 'PID'}, r.os, r.pid),
+      r.restarts, r.exit, r.since, r.cpu, r.mem,
+      h('td', {class: 'actions'},
+        r.logs,
+        h('form', {class: 'tool inline', 'data-form': 'proc-signal'}, r.signal, r.send),
+        r.stop));
     el._r = r;
+    applyReadOnly(el);
     return el;
   }
 
-  function renderProcs(j, pids) {
-    const table = j.f.procTable;
-    const keep = new Set(pids);
-    for (const [pid, el] of j.rows) {
-      if (!keep.has(pid)) { el.remove(); j.rows.delete(pid); }
+  // fillSlot shows slot s (from the job's answer) in its row; s.pid null
+  // when it has no process.
+  function fillSlot(j, el, s) {
+    const r = el._r;
+    const pid = s.pid || 0;
+    const label = el.dataset.slot === '0' ? r.name.textContent : slotName(j, s.slot);
+    if (String(pid || '') !== (el.dataset.pid || '')) {
+      if (pid) el.dataset.pid = pid; else delete el.dataset.pid;
+      label2(r.logs, pid ? `Show the output of ${label} (process ${pid})` : `${label} has no process`);
+      label2(r.send, `Send the signal to ${label}`);
+      r.signal.setAttribute('aria-label', `Signal for ${label}`);
+      label2(r.stop, `Stop the process of ${label} (the job starts a new one if it is below its count)`);
     }
-    const kept = new Set(j.info ? j.info.processes || [] : []);
+    if (el.dataset.state !== s.state) el.dataset.state = s.state;
+    setBadge(r.state, s.state);
+    r.logs.disabled = !pid;
+    writable(r.send, !!pid);
+    writable(r.signal, !!pid);
+    writable(r.stop, !!pid && s.state !== 'stopping');
+    const os = s.os_pid || (pid && j.osPids.get(pid)) || 0;
+    r.os.textContent = os ? String(os) : '–';
+    r.os.title = os ? `operating system pid ${os}` : 'no process';
+    r.pid.textContent = pid ? `#${pid}` : '';
+    r.pid.title = pid ? `ganger pid ${pid}` : '';
+    r.restarts.textContent = s.restarts === undefined ? '–' : String(s.restarts);
+    r.restarts.classList.toggle('hot', s.restarts > 0);
+    const note = s.slot ? j.notes.get(s.slot) : null;
+    renderExit(j, r.exit, s.last_exit, s.slot ? j.startErrors.get(s.slot) : null);
+    if (s.since) {
+      r.since.dataset.since = s.since;
+      r.since.title = `${stateLabel(s.state)} since ${fmtDateTime(s.since * 1000)}`;
+    } else {
+      delete r.since.dataset.since;
+      r.since.title = '';
+    }
+    r.since.textContent = s.since ? fmtAge(s.since) : '–';
+    // The reason of the slot's latest event, if it led to this state.
+    r.state.title = note && note.reason && note.at >= (s.since || 0) - 1 ? note.reason : '';
+    if (note && note.due && (s.state === 'backoff') && note.due > Date.now() / 1000) {
+      r.note.dataset.due = note.due;
+      r.note.textContent = dueText(note.due);
+    } else {
+      delete r.note.dataset.due;
+      r.note.textContent = s.state === 'fatal' && note && note.event === 'giveup' ? 'gave up' : '';
+    }
+    const st = pid ? j.stats.get(pid) : null;
+    r.cpu.textContent = st ? fmtPct(st.cpu) : '–';
+    r.mem.textContent = st ? fmtBytes(st.rss) : '–';
+    r.mem.title = st && typeof st.mem === 'number' ? `${st.mem.toFixed(1)}% of memory` : '';
+  }
+
+  // renderExit shows how a slot's last process ended: its code or signal,
+  // the reason and when; a failure (not a user's stop, not a success
+  // code) stands out. A failed start seen since then (a spawn_error
+  // event: no such program, bad cwd) is shown instead, with its reason.
+  function renderExit(j, cell, e, startError) {
+    const failedStart = startError && (!e || startError.at >= e.time) ? startError : null;
+    const key = failedStart ? `spawn_error/${failedStart.at}` : e ? `${e.exit_status}/${e.term_signal}/${e.reason}/${e.time}` : '';
+    if (cell.dataset.key === key) return;
+    cell.dataset.key = key;
+    for (const k of ['exitStatus', 'termSignal', 'reason']) delete cell.dataset[k];
+    cell.title = '';
+    if (failedStart) {
+      cell.dataset.reason = 'spawn_error';
+      cell.classList.add('bad');
+      cell.title = failedStart.reason;
+      cell.replaceChildren(h('span', {class: 'exit-code'}, 'not started'),
+        h('span', {class: 'exit-why'}, failedStart.reason.replace(/^starting \S+: /, '')));
+      return;
+    }
+    if (!e) {
+      cell.classList.remove('bad');
+      cell.replaceChildren(h('span', {class: 'muted'}, '–'));
+      return;
+    }
+    cell.dataset.exitStatus = e.exit_status;
+    cell.dataset.termSignal = e.term_signal;
+    cell.dataset.reason = e.reason || '';
+    const codes = (j.info && j.info.config && j.info.config.success_exit_codes) || [0];
+    const bad = e.reason !== 'stopped' && (e.term_signal > 0 || !codes.includes(e.exit_status));
+    cell.classList.toggle('bad', bad);
+    const what = e.term_signal ? signalName(e.term_signal) : `exit ${e.exit_status}`;
+    const at = e.time ? h('time', {class: 'ago', 'data-ago': e.time, datetime: new Date(e.time * 1000).toISOString(), title: fmtDateTime(e.time * 1000)}, fmtAgo(e.time)) : null;
+    cell.replaceChildren(
+      h('span', {class: 'exit-code', title: e.term_signal ? `killed by signal ${e.term_signal}` : `exit status ${e.exit_status}`}, what),
+      e.reason ? h('span', {class: 'exit-reason'}, e.reason) : null,
+      at);
+  }
+
+  function renderSlots(j) {
+    const body = j.f.slotBody;
+    const slots = (j.info && j.info.slots) || [];
+    const inSlots = new Set();
+    const want = [];
+    for (const s of slots) {
+      let el = j.slotRows.get(s.slot);
+      if (!el) { el = buildSlot(j, s.slot); j.slotRows.set(s.slot, el); }
+      if (s.pid) inSlots.add(s.pid);
+      fillSlot(j, el, s);
+      want.push(el);
+    }
+    const keep = new Set(slots.map((s) => s.slot));
+    for (const [n, el] of j.slotRows) if (!keep.has(n)) { el.remove(); j.slotRows.delete(n); }
+    // Processes outside the slots: commits, whatever their spawn or stats
+    // said. A process a spawn event put in a slot waits for the job's
+    // answer to show it there.
+    const extra = [];
+    for (const pid of procPids(j)) {
+      if (inSlots.has(pid) || (j.pidSlot.get(pid) || 0) > 0) continue;
+      extra.push(pid);
+    }
+    const extraSet = new Set(extra);
+    for (const [pid, el] of j.extraRows) if (!extraSet.has(pid)) { el.remove(); j.extraRows.delete(pid); }
+    for (const pid of extra) {
+      let el = j.extraRows.get(pid);
+      if (!el) { el = buildSlot(j, 0, pid); j.extraRows.set(pid, el); }
+      fillSlot(j, el, {slot: 0, pid, os_pid: j.osPids.get(pid), state: 'commit', since: 0, last_exit: null});
+      want.push(el);
+    }
+    // Move nodes only when the order changed, so focus stays put.
     let prev = null;
-    for (const pid of pids) {
-      let el = j.rows.get(pid);
-      if (!el) { el = buildProc(j, pid); j.rows.set(pid, el); }
-      const want = prev ? prev.nextSibling : table.firstChild;
-      if (want !== el) table.insertBefore(el, want);
+    for (const el of want) {
+      const at = prev ? prev.nextSibling : body.firstChild;
+      if (at !== el) body.insertBefore(el, at);
       prev = el;
-      const r = el._r;
-      const s = j.stats.get(pid);
-      const os = j.osPids.get(pid);
-      r.os.textContent = os ? `pid ${os}` : '';
-      r.os.title = os ? `operating system pid ${os}` : '';
-      const st = j.stopping.has(pid) ? 'stopping' : kept.has(pid) ? 'running' : 'commit';
-      if (el.dataset.state !== st) {
-        el.dataset.state = st;
-        r.state.textContent = st;
-      }
-      r.cpu.textContent = s ? fmtPct(s.cpu) : '–';
-      r.mem.textContent = s ? fmtBytes(s.rss) : '–';
-      if (s && typeof s.mem === 'number') r.mem.title = `${s.mem.toFixed(1)}% of memory`;
-      r.age.textContent = s ? fmtAge(s.create_time) : '–';
-      el.dataset.metrics = s ? `${r.cpu.textContent} · ${r.mem.textContent} · ${r.age.textContent}` : '';
     }
-    j.f.procHead.hidden = pids.length === 0;
-    table.hidden = pids.length === 0;
+    j.f.slotTable.hidden = want.length === 0;
   }
 
   function renderOrder() {
@@ -834,18 +1112,21 @@
     renderSummary();
   }
 
+  // The states the summary counts, as they need attention.
+  const ALERT_STATES = ['degraded', 'flapping', 'gave_up'];
+
   function renderSummary() {
     let procs = 0;
-    const counts = {running: 0, stopped: 0, flapping: 0, gave_up: 0};
+    const counts = {};
     for (const j of jobs.values()) {
-      procs += j.rows.size;
+      procs += procPids(j).length;
       const st = j.info && j.info.state;
-      if (st in counts) counts[st]++;
+      if (st) counts[st] = (counts[st] || 0) + 1;
     }
     const parts = [h('span', {}, `${jobs.size} job${jobs.size === 1 ? '' : 's'}`),
       h('span', {}, `${procs} process${procs === 1 ? '' : 'es'}`)];
-    for (const st of ['flapping', 'gave_up']) {
-      if (counts[st]) parts.push(h('span', {class: 'badge', 'data-state': st}, `${counts[st]} ${st.replace('_', ' ')}`));
+    for (const st of ALERT_STATES) {
+      if (counts[st]) parts.push(h('span', {class: 'badge', 'data-state': st}, `${counts[st]} ${stateLabel(st)}`));
     }
     $('#summary').replaceChildren(...parts);
   }
@@ -863,11 +1144,45 @@
     }
   }
 
+  // tick updates the durations and countdowns shown, once a second.
+  function tick() {
+    if (document.hidden) return;
+    for (const el of document.querySelectorAll('[data-since]')) el.textContent = fmtAge(Number(el.dataset.since));
+    for (const el of document.querySelectorAll('[data-ago]')) el.textContent = fmtAgo(Number(el.dataset.ago));
+    for (const el of document.querySelectorAll('[data-due]')) {
+      const due = Number(el.dataset.due);
+      if (due > Date.now() / 1000) el.textContent = dueText(due);
+      else { delete el.dataset.due; el.textContent = ''; }
+    }
+  }
+
   // ------------------------------------------------------------ actions
+
+  // readOnly is set once the daemon refused an action because the token
+  // may only read (403): every control that changes state is then
+  // disabled, and the top bar says why.
+  let readOnly = false;
+
+  function applyReadOnly(root) {
+    if (!readOnly) return;
+    for (const el of root.querySelectorAll('[data-write]')) el.disabled = true;
+  }
+
+  function setReadOnly(on, reason) {
+    if (readOnly === on) return;
+    readOnly = on;
+    document.body.dataset.readonly = on ? 'true' : 'false';
+    const note = $('#readonly-note');
+    note.hidden = !on;
+    note.title = on ? `The daemon refused an action${reason ? ': ' + reason : ''}. Use an admin token to act.` : '';
+    if (on) applyReadOnly(document);
+    else for (const j of jobs.values()) { for (const el of j.el.querySelectorAll('[data-write]')) el.disabled = false; renderJob(j); }
+  }
 
   const JOB_ACTIONS = {
     start: {verb: 'Starting', run: (n) => api('POST', jobPath(n) + '/state', {action: 'start'})},
     stop: {verb: 'Stopping', run: (n) => api('POST', jobPath(n) + '/state', {action: 'stop'})},
+    restart: {verb: 'Restarting', run: (n) => api('POST', jobPath(n) + '/state', {action: 'restart'})},
     reload: {verb: 'Reloading', run: (n) => api('POST', jobPath(n) + '/state', {action: 'reload'})},
     'scale-up': {verb: 'Scaling up', run: (n) => api('POST', jobPath(n) + '/numprocesses', {scale: '+1'})},
     'scale-down': {verb: 'Scaling down', run: (n) => api('POST', jobPath(n) + '/numprocesses', {scale: '-1'})},
@@ -884,8 +1199,8 @@
   };
 
   const PROC_ACTIONS = {
-    'proc-stop': {verb: 'Stopping process', run: (pid) => api('DELETE', String(pid))},
-    'proc-signal': {verb: 'Signalling process', run: (pid, row) => api('POST', `${pid}/signal`, {signal: row._r.signal.value})},
+    'proc-stop': {verb: 'Stopping', run: (pid) => api('DELETE', String(pid))},
+    'proc-signal': {verb: 'Signalling', run: (pid, row) => api('POST', `${pid}/signal`, {signal: row._r.signal.value})},
   };
 
   async function runAction(btn, what, fn, after) {
@@ -893,9 +1208,10 @@
     try {
       await fn();
     } catch (e) {
+      if (e && e.status === 403) setReadOnly(true, e.reason);
       showError(what, e);
     } finally {
-      if (btn) { btn.removeAttribute('aria-busy'); btn.disabled = false; }
+      if (btn) { btn.removeAttribute('aria-busy'); btn.disabled = readOnly && 'write' in btn.dataset; }
       if (after) after();
     }
   }
@@ -913,6 +1229,7 @@
   }
 
   function dispatch(btn) {
+    if (btn.disabled) return;
     const action = btn.dataset.action;
     const jobEl = btn.closest('[data-job]');
     if (!jobEl) return;
@@ -922,10 +1239,12 @@
     if (action === 'logs') { logs.open(j.name, null, true); return; }
     const procEl = btn.closest('[data-pid]');
     const pid = procEl ? Number(procEl.dataset.pid) : 0;
-    if (action === 'proc-logs') { logs.open(j.name, pid, true); return; }
+    if (action === 'proc-logs') { if (pid) logs.open(j.name, pid, true); return; }
     if (PROC_ACTIONS[action]) {
+      if (!pid) return;
       const a = PROC_ACTIONS[action];
-      runAction(btn, `${a.verb} #${pid}`, () => a.run(pid, procEl), () => refreshJob(j.name));
+      const label = procEl.dataset.slot && procEl.dataset.slot !== '0' ? slotName(j, Number(procEl.dataset.slot)) : `#${pid}`;
+      runAction(btn, `${a.verb} ${label} (process #${pid})`, () => a.run(pid, procEl), () => refreshJob(j.name));
       return;
     }
     const a = JOB_ACTIONS[action];
@@ -947,6 +1266,7 @@
     queue: [],               // lines waiting to be appended
     flushTimer: null,
     follow: true,
+    autoTop: 0,              // scrollTop after the last scrollToEnd
     unseen: 0,
     gen: 0,
     spawned: [],             // new pids waiting for one catch-up
@@ -1158,6 +1478,7 @@
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
       if (!this.queue.length) return;
+      this.noticeScroll();
       const q = $('#log-filter').value.trim().toLowerCase();
       const frag = document.createDocumentFragment();
       const many = !this.target || !this.target.pid;
@@ -1179,8 +1500,20 @@
       else { this.unseen += added; this.renderFollow(); }
     },
 
+    // noticeScroll pauses following when the view was scrolled up since
+    // we last scrolled it to the end, even if its scroll event has not been
+    // dispatched yet: new lines must not yank it back down.
+    noticeScroll() {
+      const v = this.view;
+      if (!this.follow || v.scrollTop >= this.autoTop - 8) return;
+      if (v.scrollTop + v.clientHeight >= v.scrollHeight - 8) return; // still at the end
+      this.follow = false;
+      this.renderFollow();
+    },
+
     scrollToEnd() {
       this.view.scrollTop = this.view.scrollHeight;
+      this.autoTop = this.view.scrollTop;
       this.follow = true;
       this.unseen = 0;
       this.renderFollow();
@@ -1268,33 +1601,42 @@
       }
       const details = [];
       switch (d.event) {
-        case 'spawn': case 'reap': case 'stop_process':
-          details.push(`os pid ${d.os_pid}`);
+        case 'spawn': case 'reap': case 'stop_process': case 'ready': case 'unready':
+          if (d.os_pid) details.push(`os pid ${d.os_pid}`);
           break;
         case 'exit':
-          details.push(d.term_signal ? `signal ${d.term_signal}` : `status ${d.exit_status}`);
+          details.push(d.term_signal ? signalName(d.term_signal) : `exit ${d.exit_status}`);
+          if (d.reason && d.reason !== 'exited' && d.reason !== 'signal') details.push(d.reason);
           if (d.once) details.push('commit');
           break;
         case 'kill':
-          details.push(`signal ${d.signal}`);
+          details.push(signalName(d.signal));
           break;
         case 'scale':
           details.push(`→ ${d.numprocesses}`);
           break;
-        case 'flap':
-          details.push(`retry in ${d.retry_in}s`);
+        case 'backoff':
+          details.push(d.reason || `respawn in ${d.delay}s`);
           break;
-        case 'spawn_error':
-          details.push(d.reason || '');
+        case 'flap':
+          details.push(d.reason || `retry in ${d.retry_in}s`);
+          break;
+        case 'waiting':
+          details.push('for ' + (d.waiting_for || []).map((w) => `${w.name} ${w.condition}`).join(', '));
+          break;
+        case 'spawn_error': case 'unhealthy': case 'update_failed': case 'giveup': case 'log_error':
+          if (d.reason) details.push(d.reason);
           break;
         default:
           break;
       }
+      const slot = d.slot ? `${splitName(d.name || '')[1]}.${d.slot}` : '';
       return h('li', {class: 'ev', 'data-event': d.event},
         h('time', {class: 'ev-time', datetime: time.toISOString()}, fmtClock(time)),
         h('span', {class: 'ev-type'}, d.event),
         h('span', {class: 'ev-body'},
           h('span', {class: 'ev-name'}, d.name || ''),
+          slot ? h('span', {class: 'ev-slot'}, slot) : null,
           d.pid ? h('span', {class: 'ev-pid'}, '#' + d.pid) : null,
           details.length ? h('span', {class: 'ev-detail'}, details.join(' · ')) : null));
     },
@@ -1319,7 +1661,20 @@
 
   // -------------------------------------------------------------- setup
 
+  // tokenFromURL takes a token given in the page's URL (`ganger start`
+  // prints /ui/?token=…), keeps it like a typed one and drops it from the
+  // address bar and the history.
+  function tokenFromURL() {
+    const url = new URL(location.href);
+    const t = url.searchParams.get('token');
+    if (t === null) return;
+    if (t.trim()) setToken(t.trim());
+    url.searchParams.delete('token');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+
   function init() {
+    tokenFromURL();
     logs.init();
     feed.init();
     const jobsEl = $('#jobs');
@@ -1334,6 +1689,7 @@
       const t = $('#token-input').value.trim();
       if (!t) return;
       setToken(t);
+      setReadOnly(false);
       dlg.close();
       chan.attempt = 0;
       connect();
@@ -1341,12 +1697,15 @@
     $('#token-cancel').addEventListener('click', () => dlg.close());
     $('#token-forget').addEventListener('click', () => {
       setToken('');
+      setReadOnly(false);
       $('#token-input').value = '';
       dlg.close();
       connect();
     });
     $('#token-button').addEventListener('click', () => askToken(''));
     $('#token-button').hidden = !token();
+    document.addEventListener('visibilitychange', refreshHidden);
+    setInterval(tick, 1000);
 
     connect();
   }
