@@ -55,6 +55,8 @@ type SlotInfo struct {
 	Restarts int       `json:"restarts"`  // respawns after a crash, since the job was loaded
 	Since    float64   `json:"since"`     // when it entered its state, in Unix seconds
 	LastExit *ExitInfo `json:"last_exit"` // how its last process ended; nil before the first exit
+	// SpawnError says why its last start failed; "" after one that worked.
+	SpawnError string `json:"spawn_error"`
 }
 
 // ExitInfo is how a process ended.

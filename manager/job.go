@@ -219,7 +219,7 @@ func (j *job) info() JobInfo {
 
 // info describes s.
 func (s *slot) info() SlotInfo {
-	si := SlotInfo{Slot: s.n, State: s.state, Restarts: s.restarts, Since: unixSeconds(s.since)}
+	si := SlotInfo{Slot: s.n, State: s.state, Restarts: s.restarts, Since: unixSeconds(s.since), SpawnError: s.spawnErr}
 	if s.proc != nil {
 		si.Pid, si.OSPid = s.proc.pid, s.proc.osPid
 	}
@@ -297,9 +297,11 @@ func (m *Manager) spawnSlot(j *job, s *slot, restart bool) {
 	}
 	p, err := m.spawn(j, s, spawnOptions{})
 	if err != nil {
+		s.spawnErr = err.Error()
 		m.apply(j, s, s.spawnFailed(j.cfg, m.now()))
 		return
 	}
+	s.spawnErr = ""
 	m.rolloutSpawned(j, s, p)
 	m.apply(j, s, s.spawned(p, j.cfg, m.now()))
 }

@@ -314,8 +314,8 @@ func TestSpawnFailuresGiveUp(t *testing.T) {
 				if g := rec.events(EventGiveUp); len(g) != 1 {
 					t.Fatalf("giveup events %v, want one", g)
 				}
-				if ji := info(t, m, name); ji.State != JobGaveUp || ji.Slots[0].State != SlotFatal {
-					t.Errorf("state %q %v, want gave_up [fatal]", ji.State, slotStates(ji))
+				if ji := info(t, m, name); ji.State != JobGaveUp || ji.Slots[0].State != SlotFatal || !strings.Contains(ji.Slots[0].SpawnError, "no such program") {
+					t.Errorf("state %q %v, spawn error %q; want gave_up [fatal] and why", ji.State, slotStates(ji), ji.Slots[0].SpawnError)
 				}
 				if !strings.Contains(rec.events(EventSpawnError)[0].Reason, "no such program") {
 					t.Errorf("spawn_error reason %q", rec.events(EventSpawnError)[0].Reason)

@@ -38,6 +38,7 @@ type slot struct {
 	intent   stopIntent // why its process is stopping
 	restarts int        // respawns after a crash, since the job was loaded
 	lastExit *ExitInfo
+	spawnErr string // why its last start failed, "" after one that worked
 	hist     history
 	flapping bool // the pending respawn ends a flapping pause
 	gaveUp   bool // fatal
