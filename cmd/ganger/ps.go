@@ -226,10 +226,18 @@ func writeStatus(w io.Writer, info *client.JobInfo, now time.Time) {
 		if s.Since > 0 {
 			since = humanDuration(client.Uptime(s.Since, now))
 		}
-		fmt.Fprintf(tw, "%s.%d\t%s\t%s\t%s\t%d\t%s\t%s\n", short, s.Slot, s.State, pid, ready, s.Restarts,
-			exitText(s.LastExit, now), since)
+		last := exitText(s.LastExit, now)
+		if s.SpawnError != "" {
+			last = "could not start"
+		}
+		fmt.Fprintf(tw, "%s.%d\t%s\t%s\t%s\t%d\t%s\t%s\n", short, s.Slot, s.State, pid, ready, s.Restarts, last, since)
 	}
 	tw.Flush()
+	for _, s := range info.Slots {
+		if s.SpawnError != "" {
+			fmt.Fprintf(w, "%s.%d could not start: %s\n", short, s.Slot, s.SpawnError)
+		}
+	}
 }
 
 // plural returns "1 restart", "2 restarts"; "retry" becomes "retries".
