@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"sync"
-	"sync/atomic"
 )
 
 // minAnswers is the size up to which the answer cache grows before it is
@@ -11,18 +10,13 @@ const minAnswers = 256
 
 // answerCache keeps the encoded answer describing a job (jobView) by job,
 // redaction and revision: while a job's manager.JobInfo has the revision
-// of its cached answer, the cached bytes are the answer. It holds one
-// entry per job and redaction, so a read token's answer and an admin's are
+// of its cached answer, the cached bytes are the answer. The manager never
+// gives two descriptions the same revision, of one job or of two (a job
+// unloaded and loaded again under its name included), so an entry can
+// only ever match the description it was made from. It holds one entry
+// per job and redaction, so a read token's answer and an admin's are
 // never the same bytes. It is safe for concurrent use.
-//
-// A revision describes one job of a name: a job unloaded and loaded again
-// may count its revisions from the same start. forget drops the entries of
-// a name; it is called when the API itself loads or unloads a job and when
-// a JobInfo says the job does not exist. An answer made from a JobInfo read
-// before a forget is not stored after it (gen).
 type answerCache struct {
-	gen atomic.Uint64 // bumped by forget, under mu
-
 	// mu guards the following fields.
 	mu      sync.Mutex
 	entries map[answerKey]answer
@@ -44,9 +38,6 @@ func newAnswerCache() *answerCache {
 	return &answerCache{entries: map[answerKey]answer{}, limit: minAnswers}
 }
 
-// generation returns the current generation, to give to put.
-func (c *answerCache) generation() uint64 { return c.gen.Load() }
-
 // get returns the cached answer of job name for revision rev.
 func (c *answerCache) get(name string, redacted bool, rev uint64) ([]byte, bool) {
 	c.mu.Lock()
@@ -58,16 +49,12 @@ func (c *answerCache) get(name string, redacted bool, rev uint64) ([]byte, bool)
 	return e.body, true
 }
 
-// put stores body as the answer of job name for revision rev, made from a
-// JobInfo read at generation gen; body must not be modified afterwards. It
-// reports whether the cache has outgrown its limit and should be pruned
-// (the caller then calls prune).
-func (c *answerCache) put(gen uint64, name string, redacted bool, rev uint64, body []byte) (prune bool) {
+// put stores body as the answer of job name for revision rev; body must
+// not be modified afterwards. It reports whether the cache has outgrown
+// its limit and should be pruned (the caller then calls prune).
+func (c *answerCache) put(name string, redacted bool, rev uint64, body []byte) (prune bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen.Load() != gen {
-		return false // a forget came between the JobInfo and now
-	}
 	c.entries[answerKey{name, redacted}] = answer{rev, body}
 	if len(c.entries) > c.limit && !c.pruning {
 		c.pruning = true
@@ -76,13 +63,12 @@ func (c *answerCache) put(gen uint64, name string, redacted bool, rev uint64, bo
 	return false
 }
 
-// forget drops the answers of job name.
+// forget drops the answers of job name, which is gone.
 func (c *answerCache) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, answerKey{name, false})
 	delete(c.entries, answerKey{name, true})
-	c.gen.Add(1)
 }
 
 // prune keeps the answers of the jobs in live (the full names of every

@@ -295,7 +295,6 @@ func (cl *channelConn) cmdLoad(arg args) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl.a.answers.forget(name) // a job of that name before this one counted its own revisions
 	return loaded{true, name}, nil
 }
 

@@ -143,7 +143,6 @@ func (a *api) createJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.answers.forget(name) // a job of that name before this one counted its own revisions
 	w.Header().Set("Location", "/jobs/"+url.PathEscape(s)+"/"+url.PathEscape(cfg.Name))
 	a.writeJSON(w, http.StatusCreated, loaded{true, name})
 	return nil

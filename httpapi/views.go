@@ -98,7 +98,6 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 	if err := id.checkJob(name); err != nil {
 		return nil, err
 	}
-	gen := a.answers.generation()
 	info, err := a.m.JobInfo(ctx, name)
 	if err != nil {
 		if ganger.ErrorCode(err) == ganger.ENOTFOUND {
@@ -120,7 +119,7 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 		return nil, fmt.Errorf("encoding job %s: %w", name, err)
 	}
 	b := slices.Clone(buf.Bytes())
-	if a.answers.put(gen, name, redacted, info.Revision, b) {
+	if a.answers.put(name, redacted, info.Revision, b) {
 		a.pruneAnswers(ctx)
 	}
 	return b, nil
