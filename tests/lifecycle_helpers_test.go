@@ -650,3 +650,45 @@ func (l *eventLog) checkExits(ended bool) {
 		}
 	}
 }
+
+// channelCommand runs a command over /channel and returns its result;
+// it fails the test unless the command succeeds.
+func channelCommand(t testing.TB, d *daemonProc, name string, args ...any) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), await.Scale(20*time.Second))
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+d.Addr+"/channel", nil)
+	if err != nil {
+		t.Fatalf("dialing /channel: %v", err)
+	}
+	defer c.CloseNow()
+	if args == nil {
+		args = []any{}
+	}
+	cmd, _ := json.Marshal(map[string]any{"event": "CMD", "data": map[string]any{"identity": "t1", "name": name, "args": args, "kwargs": map[string]any{}}})
+	if err := c.Write(ctx, websocket.MessageText, cmd); err != nil {
+		t.Fatalf("sending %s: %v", name, err)
+	}
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("waiting for the answer to %s: %v", name, err)
+		}
+		var m struct {
+			Event string `json:"event"`
+			Data  struct {
+				Result json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		switch m.Event {
+		case "gaffer:command_success":
+			c.Close(websocket.StatusNormalClosure, "")
+			return m.Data.Result
+		case "gaffer:command_error", "gaffer:error":
+			t.Fatalf("command %s: %s", name, b)
+		}
+	}
+}

@@ -672,6 +672,14 @@ func TestRollingReplacementUpdateFailed(t *testing.T) {
 			if uf.Slot != 1 || uf.Reason == "" {
 				t.Errorf("update_failed %v: want slot 1 and a reason", uf)
 			}
+			if tt.name == "never ready" {
+				// Not at the first failed probe: its budget allows 3 failures
+				// (failure_threshold) and more.
+				spawn := ev.waitN(5*time.Second, "slot 1's new process", 4, is("spawn", "default.web"))
+				if took := uf.At.Sub(spawn.At); took < 300*time.Millisecond {
+					t.Errorf("update_failed %v after the new process spawned: its readiness probe had no time to pass", took)
+				}
+			}
 			waitDead(t, 10*time.Second, "slot 1's old process to end", old[0])
 			// Slots 2 and 3 keep their old processes, for good.
 			never(t, time.Second, "slot 2 or 3 lost its old process after update_failed", func() bool {
@@ -778,5 +786,85 @@ depends_on = { web = "ready" }
 	g.Signal(syscall.SIGINT)
 	if code := g.Wait(30 * time.Second); code != 0 {
 		t.Errorf("exit %d after SIGINT, want 0\n%s", code, g.Stdout())
+	}
+}
+
+// slowStop is a shell command that takes half a second to stop on
+// SIGTERM: a job stopped at the same time as a quick one would end last.
+const slowStop = `trap "sleep 0.5; exit 0" TERM; while :; do sleep 0.1; done`
+
+// TestStopAllStopsDependentsFirst: the stopall command (over /channel)
+// stops web, which depends on db, before db.
+func TestStopAllStopsDependentsFirst(t *testing.T) {
+	t.Parallel()
+	d := startDaemonProc(t, "")
+	ev := watchEvents(t, d, "")
+	loadJob(t, d, `{"name": "db", "cmd": "sleep 300", "graceful_timeout": 5}`)
+	loadJob(t, d, fmt.Sprintf(`{"name": "web", "cmd": "sh", "args": ["-c", %q], "graceful_timeout": 5, "depends_on": {"db": "started"}}`, slowStop))
+	web := ev.wait(10*time.Second, "web's spawn", is("spawn", "default.web"))
+	db := ev.wait(10*time.Second, "db's spawn", is("spawn", "default.db"))
+	channelCommand(t, d, "stopall")
+	var webDied, dbDied time.Time
+	await.Until(t, 15*time.Second, "web and db to end", func() bool {
+		now := time.Now() // one time per poll: deaths seen in one poll are simultaneous
+		if webDied.IsZero() && !alive(web.OSPid) {
+			webDied = now
+		}
+		if dbDied.IsZero() && !alive(db.OSPid) {
+			dbDied = now
+		}
+		return !webDied.IsZero() && !dbDied.IsZero()
+	})
+	if dbDied.Before(webDied) {
+		t.Errorf("db ended %v before web, which depends on it", webDied.Sub(dbDied))
+	}
+	ev.wait(10*time.Second, "db's exit", is("exit", "default.db"))
+	if i, j := ev.index(is("exit", "default.web")), ev.index(is("stop_process", "default.db")); i < 0 || j < i {
+		t.Errorf("db was asked to stop (event %d) before web exited (event %d)", j, i)
+	}
+}
+
+// TestStartCtrlCStopsDependentsFirst: "ganger start"'s Ctrl-C stops web,
+// which depends on db (ganger.toml), before db.
+func TestStartCtrlCStopsDependentsFirst(t *testing.T) {
+	t.Parallel()
+	dir := procfileApp(t, "db: exec sleep 30\nweb: "+slowStop+"\n", "")
+	writeTestFile(t, dir, "ganger.toml", "[[job]]\nname = \"web\"\ndepends_on = { db = \"started\" }\n")
+	g := startCmd(t, runOptions{Dir: dir}, "start", "--api", "off", "-p", "6700", "-t", "5")
+	waitOutputMatch(t, g, `system +\| web\.1 started`)
+	g.Signal(syscall.SIGINT)
+	if code := g.Wait(20 * time.Second); code != 0 {
+		t.Errorf("exit %d after SIGINT, want 0\n%s", code, g.Stdout())
+	}
+	out := g.Stdout()
+	web := regexp.MustCompile(`system +\| web\.1 stopped`).FindStringIndex(out)
+	db := regexp.MustCompile(`system +\| db\.1 stopped`).FindStringIndex(out)
+	if web == nil || db == nil || db[0] < web[0] {
+		t.Errorf("want web.1 stopped, then db.1 stopped:\n%s", out)
+	}
+}
+
+// TestStartFormationFlags: "ganger start -m job=N" (API.md; -c is its
+// alias) runs N processes of the entry, numbered and ported by slot.
+func TestStartFormationFlags(t *testing.T) {
+	t.Parallel()
+	for _, flag := range []string{"-m", "-c"} {
+		t.Run(flag, func(t *testing.T) {
+			t.Parallel()
+			if flag == "-m" {
+				t.Skip("BUG: ganger start has no -m flag (API.md: [-m job=N,…], -c an alias); it exits 2 with \"flag provided but not defined: -m\"")
+			}
+			dir := procfileApp(t, "one: echo \"one port=$PORT\"\n", "")
+			writeTestFile(t, dir, "ganger.toml", "[[job]]\nname = \"one\"\nrestart = \"on-failure\"\n")
+			out, errOut, code := runWith(t, runOptions{Dir: dir, Limit: 20 * time.Second}, "start", "--api", "off", "-p", "6900", flag, "one=2")
+			if code != 0 {
+				t.Fatalf("ganger start %s one=2: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", flag, code, out, errOut)
+			}
+			for _, re := range []string{`one\.1 +\| one port=6900`, `one\.2 +\| one port=6901`} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Errorf("ganger start %s one=2: no line matching %s:\n%s", flag, re, out)
+				}
+			}
+		})
 	}
 }

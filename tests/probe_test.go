@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -182,8 +183,9 @@ func TestProbeTCP(t *testing.T) {
 	checkLivenessRestart(t, d, ev, "db", spawn.OSPid)
 }
 
-// TestProbeExec: an exec readiness probe (test -f FILE) keeps the slot
-// starting until the test creates the file; an exec liveness probe that
+// TestProbeExec: an exec readiness probe (test -f FILE, in the job's cwd,
+// success_threshold 3, its output not captured) keeps the slot starting
+// until the test creates the file; an exec liveness probe that
 // hangs is killed at its timeout (its whole group, no zombie left behind
 // in the daemon), counts as a failure, and gets the process restarted.
 func TestProbeExec(t *testing.T) {
@@ -191,12 +193,15 @@ func TestProbeExec(t *testing.T) {
 	d := startDaemonProc(t, "")
 	zombies := zombieWatch(t, d.Pid())
 	mk, mv := markerEnv(t)
-	readyFile := filepath.Join(t.TempDir(), "ready")
+	cwd := t.TempDir()
+	readyFile := filepath.Join(cwd, "ready")
 	ev := watchEvents(t, d, "job.default.app")
-	loadJob(t, d, fmt.Sprintf(`{"name": "app", "cmd": "sleep 300", "graceful_timeout": 1, "env": {%q: %q},
-		"readiness": {"exec": "test -f %s", "interval": "100ms"},
+	// The readiness probe runs in the job's cwd (its "ready" is relative),
+	// must pass 3 times in a row, and its output is not the job's.
+	loadJob(t, d, fmt.Sprintf(`{"name": "app", "cmd": "sleep 300", "graceful_timeout": 1, "env": {%q: %q}, "cwd": %q,
+		"readiness": {"exec": "sh -c 'echo probe-says-hello; test -f ready'", "interval": "100ms", "success_threshold": 3},
 		"liveness": {"exec": "sh -c 'sleep 29.5; :'", "interval": "100ms", "timeout": "300ms", "failure_threshold": 2}}`,
-		mk, mv, readyFile))
+		mk, mv, cwd))
 	spawn := ev.wait(10*time.Second, "app's spawn", is("spawn", "default.app"))
 
 	// The hanging probes: sh and its sleep, with the job's env.
@@ -242,8 +247,12 @@ func TestProbeExec(t *testing.T) {
 	if ready.OSPid != spawn.OSPid || ready.Slot != 1 {
 		t.Errorf("ready event %v, want os_pid %d slot 1", ready, spawn.OSPid)
 	}
-	if ready.At.Before(created) {
-		t.Errorf("ready before the file was created")
+	if took := ready.At.Sub(created); took < 180*time.Millisecond {
+		t.Errorf("ready %v after the file was created: before 3 passes 100ms apart (success_threshold 3)", took)
+	}
+	code, logs := httpDo(t, http.MethodGet, d.URL+"/jobs/default/app/logs", "", "")
+	if code != http.StatusOK || strings.Contains(string(logs), "probe-says-hello") {
+		t.Errorf("the job's logs (status %d) hold the exec probe's output:\n%s", code, logs)
 	}
 
 	// Liveness: every attempt hangs; each is killed at its timeout.
@@ -337,20 +346,33 @@ func TestReadinessLost(t *testing.T) {
 }
 
 // TestLivenessWithoutReadiness: without a readiness probe, liveness is
-// probed from the spawn (here long before min_uptime makes the process
-// ready); its restarts are crashes for flapping.
+// probed from the spawn (after its initial_delay, long before min_uptime
+// makes the process ready); its restarts are crashes for backoff and
+// flapping.
 func TestLivenessWithoutReadiness(t *testing.T) {
 	t.Parallel()
 	d := startDaemonProc(t, "")
 	ev := watchEvents(t, d, "job.default.app")
+	const initialDelay = time.Second
 	loadJob(t, d, fmt.Sprintf(`{"name": "app", "cmd": "sleep 300", "graceful_timeout": 1, "min_uptime": "5s",
-		"liveness": {"tcp": %q, "interval": "100ms", "failure_threshold": 2},
+		"liveness": {"tcp": %q, "interval": "100ms", "failure_threshold": 2, "initial_delay": %q},
 		"backoff": {"initial": "50ms"},
-		"flapping": {"attempts": 2, "window": "20s", "retry_in": "20s"}}`, refusedAddr(t)))
+		"flapping": {"attempts": 2, "window": "20s", "retry_in": "20s"}}`, refusedAddr(t), initialDelay))
 	spawn := ev.wait(10*time.Second, "app's spawn", is("spawn", "default.app"))
+	spawnedAt := procStartTime(t, spawn.OSPid)
 	un := ev.wait(10*time.Second, "an unhealthy event", is("unhealthy", "default.app"))
 	if un.OSPid != spawn.OSPid || un.Slot != 1 || un.Reason == "" {
 		t.Errorf("unhealthy event %v, want os_pid %d, slot 1, a reason", un, spawn.OSPid)
+	}
+	// initial_delay, then 2 failures 100ms apart.
+	if took := un.At.Sub(spawnedAt); took < initialDelay+100*time.Millisecond-50*time.Millisecond {
+		t.Errorf("unhealthy %v after the spawn: before initial_delay (%v) and 2 failures", took, initialDelay)
+	}
+	// The unhealthy end is a crash for backoff: the slot waits its initial delay.
+	exit := ev.wait(10*time.Second, "the unhealthy process's exit", is("exit", "default.app"))
+	bo := ev.wait(10*time.Second, "a backoff event", is("backoff", "default.app"))
+	if math.Abs(bo.Delay-0.05) > 0.001 || bo.Slot != 1 || ev.index(is("backoff", "default.app")) < ev.index(is("exit", "default.app")) {
+		t.Errorf("after the unhealthy exit %v: backoff %v, want slot 1, delay 0.05, after the exit", exit, bo)
 	}
 	if n := len(ev.filter(is("ready", "default.app"))); n != 0 {
 		t.Errorf("app was ready before it was found unhealthy: liveness probed only from min_uptime?")
