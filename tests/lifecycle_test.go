@@ -699,12 +699,14 @@ func TestRollingReplacementUpdateFailed(t *testing.T) {
 }
 
 // TestStartEndsWhenTasksComplete: "ganger start" with a ganger.toml
-// making its entries one-shot tasks (restart = "on-failure") exits 0 by
-// itself once they completed.
+// making its entries one-shot tasks (restart = "on-failure"), the second
+// waiting for the first to complete, exits 0 by itself once they
+// completed.
 func TestStartEndsWhenTasksComplete(t *testing.T) {
 	t.Parallel()
 	dir := procfileApp(t, "one: echo one-done\ntwo: sleep 0.3; echo two-done\n", "")
-	writeTestFile(t, dir, "ganger.toml", "[[job]]\nname = \"one\"\nrestart = \"on-failure\"\n\n[[job]]\nname = \"two\"\nrestart = \"on-failure\"\n")
+	writeTestFile(t, dir, "ganger.toml", "[[job]]\nname = \"one\"\nrestart = \"on-failure\"\n\n"+
+		"[[job]]\nname = \"two\"\nrestart = \"on-failure\"\ndepends_on = { one = \"completed\" }\n")
 	out, errOut, code := runWith(t, runOptions{Dir: dir, Limit: 20 * time.Second}, "start", "--api", "off", "-p", "6500")
 	if code != 0 {
 		t.Errorf("ganger start: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -718,6 +720,10 @@ func TestStartEndsWhenTasksComplete(t *testing.T) {
 		if n := strings.Count(out, job+".1 started"); n != 1 {
 			t.Errorf("%s started %d times, want once:\n%s", job, n, out)
 		}
+	}
+	// two waited for one to complete.
+	if i, j := strings.Index(out, "one.1 exited with code 0"), strings.Index(out, "two.1 started"); i < 0 || j < i {
+		t.Errorf("two (depends_on one completed) started before one completed:\n%s", out)
 	}
 }
 
@@ -865,6 +871,61 @@ func TestStartFormationFlags(t *testing.T) {
 					t.Errorf("ganger start %s one=2: no line matching %s:\n%s", flag, re, out)
 				}
 			}
+		})
+	}
+}
+
+// TestReplacingWaitingJobKeepsItWaiting: a reload, the restart action, a
+// PUT or a SIGHUP-changed config of a job that waits for its
+// dependencies (db, not loaded) leaves it waiting, without a process; it
+// starts once db is ready.
+func TestReplacingWaitingJobKeepsItWaiting(t *testing.T) {
+	t.Parallel()
+	const web = `
+[[job]]
+name = "web"
+cmd = "sleep 300"
+numprocesses = 2
+min_uptime = "200ms"
+graceful_timeout = 1
+depends_on = { db = "ready" }
+`
+	for _, tt := range []struct {
+		name string
+		do   func(t *testing.T, d *daemonProc)
+	}{
+		{"reload", func(t *testing.T, d *daemonProc) {
+			mustDo(t, http.MethodPost, d.URL+"/jobs/default/web/state", `{"action": "reload"}`, http.StatusAccepted)
+		}},
+		{"restart", func(t *testing.T, d *daemonProc) {
+			mustDo(t, http.MethodPost, d.URL+"/jobs/default/web/state", `{"action": "restart"}`, http.StatusAccepted)
+		}},
+		{"PUT", func(t *testing.T, d *daemonProc) {
+			mustDo(t, http.MethodPut, d.URL+"/jobs/default/web", `{"name": "web", "cmd": "sleep 301", "numprocesses": 2,
+				"min_uptime": "200ms", "graceful_timeout": 1, "depends_on": {"db": "ready"}}`, http.StatusOK)
+		}},
+		{"SIGHUP", func(t *testing.T, d *daemonProc) {
+			d.WriteConfig(strings.Replace(web, "sleep 300", "sleep 301", 1))
+			d.Signal(syscall.SIGHUP)
+			waitJob(t, d, "web", 10*time.Second, "the new config", func(v jobView) bool { return strings.Contains(string(v.Config), "sleep 301") })
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			t.Skip("BUG: a reload, restart, PUT or SIGHUP update of a job waiting for its dependencies spawns its processes, slot after slot, although its depends_on conditions do not hold (the rollout respawns slots that have no process)")
+			d := startDaemonProc(t, web)
+			ev := watchEvents(t, d, "job.default.web")
+			waitJob(t, d, "web", 10*time.Second, "web waiting", func(v jobView) bool { return v.State == "waiting" })
+			tt.do(t, d)
+			never(t, 1500*time.Millisecond, "web spawned a process although db is not even loaded", func() bool {
+				return ev.index(is("spawn", "default.web")) >= 0
+			})
+			v := jobState(t, d, "web")
+			if v.State != "waiting" || v.slot(1).State != "waiting" || v.slot(2).State != "waiting" || len(v.WaitingFor) != 1 {
+				t.Errorf("web after %s: %s", tt.name, jsonString(v))
+			}
+			loadJob(t, d, `{"name": "db", "cmd": "sleep 300", "min_uptime": "200ms", "graceful_timeout": 1}`)
+			waitRunning(t, d.URL, "", "default", "web", 2)
 		})
 	}
 }
