@@ -733,3 +733,30 @@ func TestStopBoundAddsUpAlongDependencies(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadOfAWaitingJobKeepsItWaiting: a rolling replacement replaces
+// processes; it starts no slot whose dependencies do not hold.
+func TestReloadOfAWaitingJobKeepsItWaiting(t *testing.T) {
+	fakeBubble(t, nil, func(t *testing.T, f *fakeSystem, m *Manager) {
+		rec := record(t, m)
+		name := load(t, m, fakeJob("web", func(j *conf.Job) {
+			j.NumProcesses = 2
+			j.DependsOn = map[string]string{"db": conf.DependReady}
+		}))
+		if err := m.ReloadJob(context.Background(), name); err != nil {
+			t.Fatal(err)
+		}
+		err := m.Update(context.Background(), name, fakeJob("web", func(j *conf.Job) {
+			j.NumProcesses = 2
+			j.DependsOn = map[string]string{"db": conf.DependReady}
+			j.Env["V"] = "2"
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute)
+		if ji := info(t, m, name); ji.State != JobWaiting || len(f.spawned("web")) != 0 || len(rec.events(EventUpdateFail)) != 0 {
+			t.Fatalf("state %q, %d spawned, %d update_failed; want waiting, 0, 0", ji.State, len(f.spawned("web")), len(rec.events(EventUpdateFail)))
+		}
+	})
+}

@@ -61,6 +61,10 @@ func (m *Manager) rolloutNext(j *job) {
 		return
 	}
 	s := j.liveSlots(now)[r.slot-1]
+	if s.state == SlotWaiting {
+		m.rolloutNext(j) // nothing to replace: it starts, with the current config, once its dependencies hold
+		return
+	}
 	r.timerGen++
 	if r.timer != nil {
 		r.timer.Stop()

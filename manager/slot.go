@@ -226,10 +226,12 @@ func (s *slot) unhealthy(reason string, now time.Time) []action {
 func (s *slot) stop(why stopIntent, now time.Time) []action {
 	switch {
 	case s.proc == nil:
-		switch why {
-		case stopToRemove:
+		switch {
+		case why == stopToRemove:
 			return []action{disarmAction, removeAction}
-		case stopToRespawn:
+		case why == stopToRespawn && s.state == SlotWaiting:
+			return nil // it starts once the job's dependencies hold
+		case why == stopToRespawn:
 			s.hist, s.flapping, s.gaveUp = history{}, false, false
 			return []action{disarmAction, spawnAction(false)}
 		}

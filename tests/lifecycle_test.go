@@ -857,9 +857,6 @@ func TestStartFormationFlags(t *testing.T) {
 	for _, flag := range []string{"-m", "-c"} {
 		t.Run(flag, func(t *testing.T) {
 			t.Parallel()
-			if flag == "-m" {
-				t.Skip("BUG: ganger start has no -m flag (API.md: [-m job=N,…], -c an alias); it exits 2 with \"flag provided but not defined: -m\"")
-			}
 			dir := procfileApp(t, "one: echo \"one port=$PORT\"\n", "")
 			writeTestFile(t, dir, "ganger.toml", "[[job]]\nname = \"one\"\nrestart = \"on-failure\"\n")
 			out, errOut, code := runWith(t, runOptions{Dir: dir, Limit: 20 * time.Second}, "start", "--api", "off", "-p", "6900", flag, "one=2")
@@ -912,7 +909,6 @@ depends_on = { db = "ready" }
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			t.Skip("BUG: a reload, restart, PUT or SIGHUP update of a job waiting for its dependencies spawns its processes, slot after slot, although its depends_on conditions do not hold (the rollout respawns slots that have no process)")
 			d := startDaemonProc(t, web)
 			ev := watchEvents(t, d, "job.default.web")
 			waitJob(t, d, "web", 10*time.Second, "web waiting", func(v jobView) bool { return v.State == "waiting" })

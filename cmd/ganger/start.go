@@ -54,8 +54,9 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("start", "[job...]", startHelp, stdout, stderr)
 	pf := addProcfileFlags(fs)
 	var formation runner.Formation
-	fs.Var(&formation, "c", "processes per entry: `name=N,...` (repeatable; all=N sets every other entry; default 1 each)")
-	fs.Var(&formation, "formation", "same as -c `name=N,...`")
+	fs.Var(&formation, "m", "processes per entry: `name=N,...` (foreman's formation; repeatable; all=N sets every other entry; default 1 each)")
+	fs.Var(&formation, "formation", "same as -m `name=N,...`")
+	fs.Var(&formation, "c", "same as -m `name=N,...` (foreman's old --concurrency)")
 	port := fs.Int("p", runner.DefaultBasePort, "base `port` of $PORT")
 	fs.IntVar(port, "port", runner.DefaultBasePort, "same as -p `port`")
 	api := fs.String("api", runner.DefaultAPI, "serve the API and dashboard on `addr` (host:port or unix:/path), or \"off\"")
