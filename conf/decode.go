@@ -45,17 +45,54 @@ func ParseJob(data []byte) (Job, error) {
 }
 
 func jsonError(err error) error {
-	var se *json.SyntaxError
-	switch {
-	case errors.Is(err, io.EOF):
+	if errors.Is(err, io.EOF) {
 		return ganger.Errorf(ganger.EINVALID, "empty job config: want a JSON object")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return ganger.Errorf(ganger.EINVALID, "malformed JSON: unexpected end of input")
-	case errors.As(err, &se):
-		return ganger.Errorf(ganger.EINVALID, "malformed JSON at offset %d: %v", se.Offset, se)
-	default:
-		return ganger.Errorf(ganger.EINVALID, "malformed JSON: %v", err)
 	}
+	return ganger.Errorf(ganger.EINVALID, "%s", JSONErrorMessage(err))
+}
+
+// JSONErrorMessage says what is wrong with JSON that encoding/json failed
+// to decode, where it can: "malformed JSON at offset 12: …", "field
+// \"scale\": want a number, got a JSON string", "unknown field \"foo\"",
+// "malformed JSON: unexpected end of input". It is the one wording of
+// JSON errors for config bodies and API requests alike; the caller gives
+// the error its kind.
+func JSONErrorMessage(err error) string {
+	var (
+		se *json.SyntaxError
+		te *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at offset %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: want %s, got a JSON %s", te.Field, jsonTypeName(te.Type.String()), te.Value)
+		}
+		return fmt.Sprintf("want %s, got a JSON %s", jsonTypeName(te.Type.String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF), err.Error() == "unexpected EOF":
+		return "malformed JSON: unexpected end of input"
+	}
+	return fmt.Sprintf("malformed JSON: %v", err)
+}
+
+// jsonTypeName names a Go type as the JSON a user should have sent.
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "json.Number", strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"), strings.Contains(goType, "."):
+		return "an object"
+	case goType == "string":
+		return "a string"
+	case goType == "bool":
+		return "a boolean"
+	}
+	return "a " + goType
 }
 
 // jobField decodes one field of a job config from a decoded JSON or TOML

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
 )
 
 // statusByCode is THE table mapping the error kinds of package ganger to
@@ -160,39 +159,4 @@ func forbidden(format string, args ...any) error {
 
 // jsonError turns an encoding/json decoding error into a user-safe
 // bad_request error that says where the problem is.
-func jsonError(err error) error {
-	var (
-		se *json.SyntaxError
-		te *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &se):
-		return badRequest("malformed JSON at offset %d: %v", se.Offset, se)
-	case errors.As(err, &te):
-		if te.Field != "" {
-			return badRequest("field %q: want %s, got a JSON %s", te.Field, jsonTypeName(te.Type.String()), te.Value)
-		}
-		return badRequest("want %s, got a JSON %s", jsonTypeName(te.Type.String()), te.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return badRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case err.Error() == "unexpected EOF":
-		return badRequest("malformed JSON: unexpected end of input")
-	}
-	return badRequest("malformed JSON: %v", err)
-}
-
-func jsonTypeName(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map["), strings.HasPrefix(goType, "struct"), strings.HasPrefix(goType, "httpapi."):
-		return "an object"
-	case strings.HasPrefix(goType, "[]"):
-		return "a list"
-	case goType == "string":
-		return "a string"
-	case goType == "bool":
-		return "a boolean"
-	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"), strings.HasPrefix(goType, "float"):
-		return "a number"
-	}
-	return fmt.Sprintf("a %s", goType)
-}
+func jsonError(err error) error { return badRequest("%s", conf.JSONErrorMessage(err)) }

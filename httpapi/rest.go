@@ -397,7 +397,7 @@ func (a *api) jobLogs(w http.ResponseWriter, r *http.Request) error {
 	a.writeJSON(w, http.StatusOK, struct {
 		Name  string            `json:"name"`
 		Lines []manager.LogLine `json:"lines"`
-	}{jobOf(r), nonNil(lines)})
+	}{jobOf(r), lines})
 	return nil
 }
 
@@ -444,13 +444,6 @@ func (a *api) processStats(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// nonNil returns s, or an empty slice for nil, so lists encode as [].
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
 
 // parseScale reads the scale forms of the API: an int n (n>0 adds n, n<0
 // removes -n) or a string "+2", "-1", "=4" or "4" (which sets 4). Anything

@@ -59,14 +59,14 @@ func (a *api) pidsFor(ctx context.Context, id identity, job string) ([]int, erro
 			return nil, err
 		}
 		pids, err := a.m.Pids(ctx, job)
-		return nonNil(pids), err
+		return pids, err
 	}
 	pids, err := a.m.Pids(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	if id.sessions == nil {
-		return nonNil(pids), nil
+		return pids, nil
 	}
 	out := make([]int, 0, len(pids))
 	for _, pid := range pids {
@@ -112,7 +112,6 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 	if redacted {
 		info = redactJob(info)
 	}
-	info.Processes = nonNil(info.Processes)
 	buf := a.getBuffer()
 	defer a.putBuffer(buf)
 	if err := encodeJSON(buf, info); err != nil {
@@ -141,7 +140,6 @@ func (a *api) jobStatsView(ctx context.Context, id identity, name string) (manag
 		return manager.JobStats{}, err
 	}
 	st, err := a.m.JobStats(ctx, name)
-	st.Stats = nonNil(st.Stats)
 	return st, err
 }
 
@@ -177,9 +175,6 @@ func processView(id identity, info manager.ProcessInfo) manager.ProcessInfo {
 	if id.hidesEnv() {
 		info = redactProcess(info)
 	}
-	info.Args = nonNil(info.Args)
-	info.RedirectOutput = nonNil(info.RedirectOutput)
-	info.CustomStreams = nonNil(info.CustomStreams)
 	return info
 }
 

@@ -364,7 +364,7 @@ func (m *Manager) CloseInput(ctx context.Context, pid int, stream string) error 
 // Sessions returns the session names in load order.
 func (m *Manager) Sessions(ctx context.Context) ([]string, error) {
 	return call(ctx, m, func() ([]string, error) {
-		return slices.Clone(m.sessionOrder), nil
+		return append([]string{}, m.sessionOrder...), nil
 	})
 }
 
@@ -395,7 +395,7 @@ func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
 func (m *Manager) Pids(ctx context.Context, name string) ([]int, error) {
 	if name == "" {
 		return call(ctx, m, func() ([]int, error) {
-			return slices.Sorted(maps.Keys(m.procs)), nil
+			return append([]int{}, slices.Sorted(maps.Keys(m.procs))...), nil
 		})
 	}
 	return callJob(ctx, m, name, func(j *job) ([]int, error) { return j.keptPids(), nil })

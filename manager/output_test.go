@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ganger/ganger/conf"
 )
 
 // TestLineSplitterAndRing feeds writes through a splitter into a ring and
@@ -125,4 +127,33 @@ func TestSlotInfoJSONRoundTrip(t *testing.T) {
 			t.Errorf("a slot without a process: %s", b)
 		}
 	}
+}
+
+// TestAnswersListsAreNeverNil: every list the manager answers with encodes
+// as [], never null (API.md "Details that are easy to get wrong").
+func TestAnswersListsAreNeverNil(t *testing.T) {
+	m := newManager(t, Options{})
+	nulls := func(what string, v any) {
+		t.Helper()
+		if b, _ := json.Marshal(v); bytes.Contains(b, []byte("null")) && !bytes.Contains(b, []byte(`"last_exit":null`)) {
+			t.Errorf("%s: %s", what, b)
+		}
+	}
+	sessions, _ := m.Sessions(bg)
+	pids, _ := m.Pids(bg, "")
+	jobs, _ := m.Jobs(bg, "")
+	nulls("sessions", sessions)
+	nulls("pids", pids)
+	nulls("jobs", jobs)
+	name := mustLoad(t, m, mkJob("quiet", "sleep", func(j *conf.Job) { j.Shell = false; j.Start = false; j.Port = 0 }))
+	info, _ := m.JobInfo(bg, name)
+	if info.Processes == nil || info.Slots == nil || info.WaitingFor == nil {
+		t.Errorf("job info lists: processes %v, slots %v, waiting_for %v", info.Processes, info.Slots, info.WaitingFor)
+	}
+	st, _ := m.JobStats(bg, name)
+	nulls("job stats", st.Stats)
+	lines, _ := m.Logs(bg, name, 10)
+	nulls("logs", lines)
+	kept, _ := m.Pids(bg, name)
+	nulls("job pids", kept)
 }

@@ -52,7 +52,8 @@ type FlapInfo struct {
 }
 
 // JobInfo describes a job: a plain value made by the loop, owned by the
-// caller.
+// caller. Like every answer of the manager, its lists are never nil (they
+// encode as [], as API.md wants).
 type JobInfo struct {
 	Name         string       `json:"name"`
 	State        string       `json:"state"`
