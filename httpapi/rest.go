@@ -444,7 +444,6 @@ func (a *api) processStats(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // parseScale reads the scale forms of the API: an int n (n>0 adds n, n<0
 // removes -n) or a string "+2", "-1", "=4" or "4" (which sets 4). Anything
 // else is a bad_request error.
