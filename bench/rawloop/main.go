@@ -44,6 +44,7 @@ func main() {
 	probePort := flag.Int("probe-port", 0, "with -probes: the first $PORT")
 	probeInterval := flag.Duration("probe-interval", time.Second, "with -probes: the time from one attempt's end to the next")
 	probeTimeout := flag.Duration("probe-timeout", time.Second, "with -probes: the bound on one attempt")
+	probeSpread := flag.Duration("probe-spread", time.Second, "with -probes: the first attempts are spread evenly over this (0: all at once)")
 	syscalls := flag.Int("probe-syscalls", 0, "instead: make this many http and tcp attempts per second (-probe-http, -probe-tcp; $PORT becomes -probe-port) from one thread with blocking system calls for -probe-duration, then print its CPU use")
 	probeDuration := flag.Duration("probe-duration", 10*time.Second, "with -probe-syscalls: how long")
 	flag.Parse()
@@ -51,7 +52,7 @@ func main() {
 	if *syscalls > 0 {
 		err = syscallFloor(*syscalls, *probeHTTP, *probeTCP, *probePort, *probeDuration)
 	} else if *probes > 0 {
-		err = probeFloor(*probes, *probeHTTP, *probeTCP, *probePort, *probeInterval, *probeTimeout)
+		err = probeFloor(*probes, *probeHTTP, *probeTCP, *probePort, *probeInterval, *probeTimeout, *probeSpread)
 	} else if *addr != "" {
 		err = serve(*addr, *bodySize)
 	} else if *exits > 0 {

@@ -35,11 +35,12 @@ type probeResult struct {
 // a new connection bounded by timeout. An http attempt is what ganger's
 // probe makes, with nothing around it: a dial, net/http's request writer,
 // net/http's response reader on a 1 KiB buffer, the status, close. The
-// goroutines start spread over one interval, as a manager's probes do when
-// its processes start one after the other. An empty httpURL or tcpAddr
+// goroutines' first attempts are spread evenly over spread (one interval
+// by default: as a manager's probes would be when its processes start one
+// after the other; 0: all at once). An empty httpURL or tcpAddr
 // leaves that kind out. It runs until SIGTERM, then prints one JSON object
 // of counts.
-func probeFloor(n int, httpURL, tcpAddr string, port int, interval, timeout time.Duration) error {
+func probeFloor(n int, httpURL, tcpAddr string, port int, interval, timeout, spread time.Duration) error {
 	if httpURL != "" && !strings.HasPrefix(httpURL, "http://") {
 		return fmt.Errorf("-probe-http: want an http:// URL, got %q", httpURL)
 	}
@@ -61,7 +62,7 @@ func probeFloor(n int, httpURL, tcpAddr string, port int, interval, timeout time
 	for i := range n {
 		url := strings.ReplaceAll(httpURL, "$PORT", strconv.Itoa(port+i))
 		wg.Go(func() {
-			t := time.NewTimer(time.Duration(i) * interval / time.Duration(n))
+			t := time.NewTimer(time.Duration(i) * spread / time.Duration(n))
 			defer t.Stop()
 			for {
 				select {
