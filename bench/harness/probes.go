@@ -119,6 +119,11 @@ type probeSample struct {
 	RSSMB    float64 // the prober's RSS at the end of the window
 	HostPct  float64 // the whole machine's busy time, % of one core (all CPUs: up to 100 × nproc)
 	PeriodMs float64 // mean time between two http attempts of one process
+	// SynRetrans counts the machine's TCP SYN retransmissions in the
+	// window: each is a connect whose SYN went unanswered for a second
+	// (on loopback, a new connection's ports colliding with one the server
+	// still holds in TIME_WAIT), so the attempt took a second more.
+	SynRetrans int64
 }
 
 // costUs is the prober's CPU per attempt, in microseconds.
@@ -134,6 +139,7 @@ func (s probeSample) costUs() float64 {
 func measureProbing(ctx context.Context, pids []int, srv *probeServer, window time.Duration) (probeSample, error) {
 	var s probeSample
 	h0, _, _ := procfs.MachineTicks()
+	sr0, _ := procfs.TCPExt("TCPSynRetrans")
 	gs0, gn0 := srv.gapTotals()
 	t0, c0, r0, w0 := procfs.SumTicks(pids), srv.conns.Load(), srv.reqs.Load(), time.Now()
 	select {
@@ -143,6 +149,8 @@ func measureProbing(ctx context.Context, pids []int, srv *probeServer, window ti
 	}
 	t1, c1, r1, el := procfs.SumTicks(pids), srv.conns.Load(), srv.reqs.Load(), time.Since(w0).Seconds()
 	h1, _, _ := procfs.MachineTicks()
+	sr1, _ := procfs.TCPExt("TCPSynRetrans")
+	s.SynRetrans = sr1 - sr0
 	if gs1, gn1 := srv.gapTotals(); gn1 > gn0 {
 		s.PeriodMs = ms(gs1-gs0) / float64(gn1-gn0)
 	}
@@ -196,12 +204,12 @@ func probeFigures(ctx context.Context, c Config, rep *Report, work string, ps *p
 		if err != nil {
 			return fmt.Errorf("ganger: %w", err)
 		}
-		c.Log("ganger: probes %.2f%% core, %.0f probes/s (%.0f http, one every %.1f ms per process), %.1f µs/probe, rss %.1f MB; machine busy %.0f%% core", g.CPUPct, g.Rate, g.HTTPRate, g.PeriodMs, g.costUs(), g.RSSMB, g.HostPct)
+		c.Log("ganger: probes %.2f%% core, %.0f probes/s (%.0f http, one every %.1f ms per process), %.1f µs/probe, rss %.1f MB; machine busy %.0f%% core, %d SYN retransmits", g.CPUPct, g.Rate, g.HTTPRate, g.PeriodMs, g.costUs(), g.RSSMB, g.HostPct, g.SynRetrans)
 		r, err := rawProbes(ctx, c, ps, srv)
 		if err != nil {
 			return fmt.Errorf("raw: %w", err)
 		}
-		c.Log("raw: probes %.2f%% core, %.0f probes/s (%.0f http, one every %.1f ms per process), %.1f µs/probe, rss %.1f MB; machine busy %.0f%% core", r.CPUPct, r.Rate, r.HTTPRate, r.PeriodMs, r.costUs(), r.RSSMB, r.HostPct)
+		c.Log("raw: probes %.2f%% core, %.0f probes/s (%.0f http, one every %.1f ms per process), %.1f µs/probe, rss %.1f MB; machine busy %.0f%% core, %d SYN retransmits", r.CPUPct, r.Rate, r.HTTPRate, r.PeriodMs, r.costUs(), r.RSSMB, r.HostPct, r.SynRetrans)
 		sys, err := syscallProbes(ctx, c, srv)
 		if err != nil {
 			return fmt.Errorf("raw syscalls: %w", err)
@@ -222,9 +230,11 @@ func probeFigures(ctx context.Context, c Config, rep *Report, work string, ps *p
 	return nil
 }
 
-// settle is how long probing runs before a window starts, so every probe
-// has made its first attempts.
-func settle(window time.Duration) time.Duration { return min(time.Second, window/2) }
+// settle is how long probing runs before a window starts. The daemon is
+// not steady for the first seconds after a thousand processes became ready
+// (counted each second at the server, its probes ran 5–30% below their
+// rate for 3–4 s after the last one, then at it).
+func settle(window time.Duration) time.Duration { return min(5*time.Second, window/2) }
 
 // gangerProbes loads the probe job on a fresh daemon, waits until every
 // process is ready, and measures the daemon over the window; with
@@ -262,7 +272,11 @@ func gangerProbes(ctx context.Context, c Config, work string, ps *procs, marker 
 	}); err != nil {
 		return s, fmt.Errorf("%w (last: %d ready, state %q)", err, job.Ready, job.State)
 	}
-	time.Sleep(settle(c.ProbeWindow))
+	select {
+	case <-ctx.Done():
+		return s, ctx.Err()
+	case <-time.After(settle(c.ProbeWindow)):
+	}
 	pids := procfs.Helpers([]int{d.cmd.Process.Pid}, func(pid int) bool { return procfs.IsMarked(procfs.Argv(pid), procfs.Exactly(marker)) })
 	var prof chan error
 	if pprofAddr != "" {
@@ -337,7 +351,8 @@ func rawProbes(ctx context.Context, c Config, ps *procs, srv *probeServer) (prob
 			stopCmd(cmd, syscall.SIGKILL, time.Second)
 		}
 	}()
-	// Its goroutines start spread over the first second.
+	// Its goroutines start spread over the first second; then it settles
+	// as long as the daemon did.
 	select {
 	case <-ctx.Done():
 		return s, ctx.Err()

@@ -275,3 +275,29 @@ func MachineTicks() (busy, total int64, err error) {
 	}
 	return busy, total, nil
 }
+
+// TCPExt reads one counter of the TcpExt group in /proc/net/netstat (such
+// as "TCPSynRetrans"), machine-wide since boot.
+func TCPExt(name string) (int64, error) {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0, err
+	}
+	// The group is two lines: "TcpExt: names…" then "TcpExt: values…".
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, ok1 := strings.CutPrefix(lines[i], "TcpExt:")
+		values, ok2 := strings.CutPrefix(lines[i+1], "TcpExt:")
+		if !ok1 || !ok2 {
+			continue
+		}
+		n, v := strings.Fields(names), strings.Fields(values)
+		for j := range min(len(n), len(v)) {
+			if n[j] == name {
+				return strconv.ParseInt(v[j], 10, 64)
+			}
+		}
+		return 0, fmt.Errorf("/proc/net/netstat: no TcpExt %s", name)
+	}
+	return 0, fmt.Errorf("/proc/net/netstat: no TcpExt group")
+}
