@@ -20,7 +20,9 @@ type gangerDaemon struct {
 	hc   *http.Client
 }
 
-func startGanger(ctx context.Context, bin, dir string, ps *procs) (*gangerDaemon, error) {
+// startGanger starts `ganger daemon` on a free loopback port, with extra
+// arguments after the harness's own, and waits until it answers.
+func startGanger(ctx context.Context, bin, dir string, ps *procs, extra ...string) (*gangerDaemon, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -31,7 +33,7 @@ func startGanger(ctx context.Context, bin, dir string, ps *procs) (*gangerDaemon
 	}
 	defer logf.Close()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "daemon", "--bind", addr, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"daemon", "--bind", addr, "--log-level", "warn"}, extra...)...)
 	cmd.Dir = dir
 	if err := ps.start(cmd, logf); err != nil {
 		return nil, err

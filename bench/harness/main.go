@@ -1,7 +1,7 @@
 // Command harness measures ganger side by side with the physical limit (the
 // raw fork/exec loop in bench/rawloop) and with the process managers a user
-// would pick instead (Supervisor, foreman, pm2), and writes a table of
-// medians as JSON and Markdown. bench/run builds it and runs it; see
+// would pick instead (Supervisor, foreman, pm2), plus what its health probes
+// cost (probes.go), and writes a table of medians as JSON and Markdown. bench/run builds it and runs it; see
 // BENCHMARKS.md for what each figure means.
 //
 // Every wait is bounded by a timeout, everything listens on loopback, and
@@ -39,6 +39,10 @@ type Config struct {
 	APIDuration time.Duration // length of each request-rate measurement
 	APIWorkers  int           // concurrent clients
 	OutputBytes int64         // bytes written in the output test
+	ProbeN      int           // processes in the probe figure (0: skip it)
+	ProbeWindow time.Duration // CPU window of the probe figure
+	PprofDir    string        // if set, CPU profiles of the daemon's probe windows go here
+	ProbesOnly  bool          // measure the probe figure alone
 	Step        time.Duration // bound on any single wait
 	Log         func(format string, args ...any)
 }
@@ -46,7 +50,7 @@ type Config struct {
 func main() {
 	var c Config
 	var ns, peers string
-	smoke := flag.Bool("smoke", false, "quick run: N=10, 1 run, short windows (flags given explicitly still win)")
+	smoke := flag.Bool("smoke", false, "quick run: N=10, 1 run, short windows, the probe figure still at 1000 (flags given explicitly still win)")
 	flag.StringVar(&c.Ganger, "ganger", "", "ganger binary (required)")
 	flag.StringVar(&c.RawLoop, "rawloop", "", "rawloop binary (required)")
 	flag.StringVar(&c.OutDir, "out", "bench/results", "results directory")
@@ -61,6 +65,10 @@ func main() {
 	flag.DurationVar(&c.APIDuration, "api-duration", 5*time.Second, "length of each request-rate measurement")
 	flag.IntVar(&c.APIWorkers, "api-workers", 4, "concurrent API clients")
 	flag.Int64Var(&c.OutputBytes, "output-bytes", 200<<20, "bytes written in the output test")
+	flag.IntVar(&c.ProbeN, "probe-n", 1000, "processes in the probe figure, each with an http readiness and a tcp liveness probe every second (0: skip)")
+	flag.DurationVar(&c.ProbeWindow, "probe-window", 10*time.Second, "CPU window of the probe figure")
+	flag.BoolVar(&c.ProbesOnly, "probes-only", false, "measure the probe figure alone (no spawn/stop cycles, no other ganger figures, no peers)")
+	flag.StringVar(&c.PprofDir, "pprof-dir", "", "write a CPU profile of the daemon over each probe window here (the daemon runs with --pprof)")
 	flag.DurationVar(&c.Step, "step-timeout", 3*time.Minute, "bound on any single wait")
 	flag.Parse()
 	if *smoke {
@@ -77,6 +85,7 @@ func main() {
 		def("event-kills", func() { c.EventKills = 300 })
 		def("api-duration", func() { c.APIDuration = time.Second })
 		def("output-bytes", func() { c.OutputBytes = 50 << 20 })
+		def("probe-window", func() { c.ProbeWindow = 2 * time.Second })
 		def("step-timeout", func() { c.Step = time.Minute })
 	}
 	var err error

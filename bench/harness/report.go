@@ -53,6 +53,12 @@ var metricInfo = map[string]struct{ unit, label string }{
 	"output_no_reader":     {"ms", "output, no reader (raw: head piped to cat)"},
 	"output_follower":      {"ms", "output, one WS follower (raw: head piped to cat)"},
 	"output_follower_recv": {"ms", "output, until the follower got it all"},
+	"probe_cpu":            {"% core", "probes: CPU, N × (http readiness + tcp liveness) every 1 s (raw: bare Go prober)"},
+	"probe_rate":           {"probes/s", "probes: attempts per second, counted at the server"},
+	"probe_period":         {"ms", "probes: from one http attempt of a process to its next (interval 1 s)"},
+	"probe_cost":           {"µs", "probes: CPU per attempt"},
+	"probe_rss":            {"MB", "probes: prober RSS while probing"},
+	"probe_sys_cpu":        {"% core", "probes: CPU of the same attempts as blocking system calls, one thread (raw)"},
 }
 
 func newReport(c Config) *Report {
@@ -63,6 +69,7 @@ func newReport(c Config) *Report {
 			"ns": c.Ns, "runs": c.Runs, "idle_s": c.Idle.Seconds(), "peers": c.Peers,
 			"event_kills": c.EventKills, "event_rate": c.EventRate, "api_duration_s": c.APIDuration.Seconds(),
 			"api_workers": c.APIWorkers, "output_bytes": c.OutputBytes,
+			"probe_n": c.ProbeN, "probe_window_s": c.ProbeWindow.Seconds(),
 		},
 		Skipped: map[string]string{},
 	}
@@ -172,6 +179,32 @@ func (r *Report) finish() {
 	abs("≥ 20k requests/s", "api_rps", 0, func(v float64) bool { return v >= 20000 })
 	ratio("output, no reader ≤ 1.25× cat", "output_no_reader", 0, 1.25)
 	ratio("output, one follower ≤ 1.25× cat", "output_follower", 0, 1.25)
+	r.probeGoal()
+}
+
+// probeGoal is the probe figure's goal, with the floor beside it.
+func (r *Report) probeGoal() {
+	const goal = "probes: 1000 processes × (http readiness + tcp liveness) at 1/s < 5% of one core"
+	g, ok := r.get("probe_cpu", 1000, "ganger")
+	if !ok {
+		r.Goals = append(r.Goals, Goal{goal, "not measured", ""})
+		return
+	}
+	st := "met"
+	if g >= 5 {
+		st = "missed"
+	}
+	d := fmt.Sprintf("%.3g %% core", g)
+	if rate, ok := r.get("probe_rate", 1000, "ganger"); ok {
+		d += fmt.Sprintf(" at %.0f probes/s", rate)
+	}
+	if raw, ok := r.get("probe_cpu", 1000, "raw"); ok && raw > 0 {
+		d += fmt.Sprintf("; floor %.3g %% core, ganger÷floor %.2f×", raw, g/raw)
+	}
+	if sys, ok := r.get("probe_sys_cpu", 1000, "raw"); ok {
+		d += fmt.Sprintf("; the attempts' system calls alone %.3g %% core", sys)
+	}
+	r.Goals = append(r.Goals, Goal{goal, st, d})
 }
 
 func fmtNum(v float64) string {

@@ -21,6 +21,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.Runs < 1 {
 		c.Runs = 1
 	}
+	if c.ProbesOnly {
+		c.Peers, c.Ns = nil, nil
+	}
 	var err error
 	if c.Ganger, err = filepath.Abs(c.Ganger); err != nil {
 		return nil, err
@@ -92,9 +95,18 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 	}
 
-	if err := gangerExtras(ctx, c, rep, work, ps, m); err != nil {
-		c.Log("ganger extras: %v", err)
-		rep.Errors = append(rep.Errors, "ganger: "+err.Error())
+	if !c.ProbesOnly {
+		if err := gangerExtras(ctx, c, rep, work, ps, m); err != nil {
+			c.Log("ganger extras: %v", err)
+			rep.Errors = append(rep.Errors, "ganger: "+err.Error())
+		}
+	}
+	if c.ProbeN > 0 {
+		if err := probeFigures(ctx, c, rep, work, ps, m); err != nil {
+			c.Log("probes: %v", err)
+			rep.Errors = append(rep.Errors, "probes: "+err.Error())
+			sweep(m)
+		}
 	}
 	if slices.Contains(rep.Targets, "supervisor") {
 		for run := range c.Runs {

@@ -36,6 +36,8 @@ func TestSmoke(t *testing.T) {
 		APIDuration: 200 * time.Millisecond,
 		APIWorkers:  2,
 		OutputBytes: 4 << 20,
+		ProbeN:      20,
+		ProbeWindow: time.Second,
 		Step:        20 * time.Second,
 		Log:         t.Logf,
 	}
@@ -55,9 +57,15 @@ func TestSmoke(t *testing.T) {
 		{"spawn", "raw", 10}, {"spawn", "ganger", 10}, {"stop", "ganger", 10}, {"rss", "ganger", 10},
 		{"idle_cpu", "ganger", 10}, {"exit_event_p99", "ganger", 0}, {"exit_event_p99", "raw", 0}, {"api_rps", "raw", 0}, {"api_rps", "ganger", 0},
 		{"output_no_reader", "ganger", 0}, {"output_follower", "raw", 0},
+		{"probe_cpu", "ganger", 20}, {"probe_cpu", "raw", 20}, {"probe_rss", "ganger", 20}, {"probe_sys_cpu", "raw", 20},
 	} {
 		if v, ok := rep.get(want.metric, want.n, want.target); !ok || v < 0 {
 			t.Errorf("%s N=%d %s: got %v, %v", want.metric, want.n, want.target, v, ok)
+		}
+	}
+	for _, target := range []string{"ganger", "raw"} {
+		if v, _ := rep.get("probe_rate", 20, target); v <= 0 {
+			t.Errorf("probe_rate %s: %v probes/s", target, v)
 		}
 	}
 	if md := rep.Markdown(); len(md) == 0 {

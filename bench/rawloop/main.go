@@ -4,7 +4,8 @@
 // then sends each SIGTERM (what a manager's graceful stop sends), reaps them
 // and waits until /proc shows none. It prints one JSON object. With
 // -exit-latency it measures the floor of the exit-event latency instead,
-// with -serve it is the floor of the request rate.
+// with -serve it is the floor of the request rate, with -probes the floor
+// of the probe figure.
 package main
 
 import (
@@ -37,9 +38,22 @@ func main() {
 	rate := flag.Int("rate", 1000, "kills per second with -exit-latency")
 	addr := flag.String("serve", "", "instead: answer HTTP requests on this host:port with -body-size bytes of JSON until killed")
 	bodySize := flag.Int("body-size", 1000, "answer size with -serve")
+	probes := flag.Int("probes", 0, "instead: make this many http and tcp probes every -probe-interval until SIGTERM, then print counts")
+	probeHTTP := flag.String("probe-http", "", "with -probes: the URL to GET ($PORT is replaced by -probe-port+i for the i-th; empty: no http probes)")
+	probeTCP := flag.String("probe-tcp", "", "with -probes: the host:port to connect to (empty: no tcp probes)")
+	probePort := flag.Int("probe-port", 0, "with -probes: the first $PORT")
+	probeInterval := flag.Duration("probe-interval", time.Second, "with -probes: the time from one attempt's end to the next")
+	probeTimeout := flag.Duration("probe-timeout", time.Second, "with -probes: the bound on one attempt")
+	probeSpread := flag.Duration("probe-spread", time.Second, "with -probes: the first attempts are spread evenly over this (0: all at once)")
+	syscalls := flag.Int("probe-syscalls", 0, "instead: make this many http and tcp attempts per second (-probe-http, -probe-tcp; $PORT becomes -probe-port) from one thread with blocking system calls for -probe-duration, then print its CPU use")
+	probeDuration := flag.Duration("probe-duration", 10*time.Second, "with -probe-syscalls: how long")
 	flag.Parse()
 	var err error
-	if *addr != "" {
+	if *syscalls > 0 {
+		err = syscallFloor(*syscalls, *probeHTTP, *probeTCP, *probePort, *probeDuration)
+	} else if *probes > 0 {
+		err = probeFloor(*probes, *probeHTTP, *probeTCP, *probePort, *probeInterval, *probeTimeout, *probeSpread)
+	} else if *addr != "" {
 		err = serve(*addr, *bodySize)
 	} else if *exits > 0 {
 		err = exitLatency(*exits, *rate, *marker)

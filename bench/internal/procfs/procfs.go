@@ -249,3 +249,55 @@ func SumTicks(pids []int) int64 {
 	}
 	return n
 }
+
+// MachineTicks reads the first line of /proc/stat: the ClockTicks every
+// CPU of the machine spent busy (user, nice, system, irq, softirq, steal)
+// and in all, since boot.
+func MachineTicks() (busy, total int64, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	for i, s := range f[1:9] { // user nice system idle iowait irq softirq steal
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		total += v
+		if i != 3 && i != 4 {
+			busy += v
+		}
+	}
+	return busy, total, nil
+}
+
+// TCPExt reads one counter of the TcpExt group in /proc/net/netstat (such
+// as "TCPSynRetrans"), machine-wide since boot.
+func TCPExt(name string) (int64, error) {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0, err
+	}
+	// The group is two lines: "TcpExt: names…" then "TcpExt: values…".
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, ok1 := strings.CutPrefix(lines[i], "TcpExt:")
+		values, ok2 := strings.CutPrefix(lines[i+1], "TcpExt:")
+		if !ok1 || !ok2 {
+			continue
+		}
+		n, v := strings.Fields(names), strings.Fields(values)
+		for j := range min(len(n), len(v)) {
+			if n[j] == name {
+				return strconv.ParseInt(v[j], 10, 64)
+			}
+		}
+		return 0, fmt.Errorf("/proc/net/netstat: no TcpExt %s", name)
+	}
+	return 0, fmt.Errorf("/proc/net/netstat: no TcpExt group")
+}
