@@ -1,6 +1,7 @@
 package ganger
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,31 @@ func TestParseJobName(t *testing.T) {
 				t.Fatalf("error code = %q, want %q", ErrorCode(err), EBADREQUEST)
 			}
 		})
+	}
+}
+
+// TestValidNameIsTheRule: ValidName accepts exactly what the rule's
+// regexp does, up to MaxNameLen bytes.
+func TestValidNameIsTheRule(t *testing.T) {
+	re := regexp.MustCompile(nameRule)
+	alphabet := "aZ09_-.é /\x00"
+	var names []string
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		names = append(names, prefix)
+		if n == 0 {
+			return
+		}
+		for _, r := range alphabet {
+			gen(prefix+string(r), n-1)
+		}
+	}
+	gen("", 3)
+	names = append(names, strings.Repeat("a", 100), strings.Repeat("a", 101))
+	for _, s := range names {
+		want := re.MatchString(s) && len(s) <= MaxNameLen
+		if got := ValidName(s); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -27,6 +27,13 @@ func (f *revManager) JobInfo(ctx context.Context, name string) (manager.JobInfo,
 	return info, err
 }
 
+func (f *revManager) JobRevision(ctx context.Context, name string) (uint64, error) {
+	if _, err := f.Manager.JobRevision(ctx, name); err != nil {
+		return 0, err
+	}
+	return f.rev.Load(), nil
+}
+
 // withRevManager serves the API over a revManager wrapping the env's manager.
 func withRevManager(f *revManager) envOption {
 	return withOptions(func(o *httpapi.Options) {

@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/ganger/ganger/internal/await"
 
 	"github.com/ganger/ganger/manager"
@@ -96,4 +98,43 @@ func BenchmarkExitEventLatency(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(commit.Nanoseconds())/float64(b.N), "commit-ns/op")
+}
+
+// BenchmarkFollowOutput: a child writes 64 MiB to stdout while one
+// /{pid}/channel?mode=1 follower receives every byte: one op is the whole
+// transfer, from the commit until the follower has the last byte.
+func BenchmarkFollowOutput(b *testing.B) {
+	e := newEnv(b)
+	const size = 64 << 20
+	e.load(b, fmt.Sprintf(`{"name":"out","cmd":"sh","args":["-c","read x; head -c %d /dev/zero"],"redirect_input":true,"numprocesses":0,"flapping":false}`, size))
+	buf := make([]byte, 1<<20)
+	b.SetBytes(size)
+	for b.Loop() {
+		pid := int(e.call(b, "POST", "/jobs/default/out/commit", "", 200)["pid"].(float64))
+		ctx, cancel := context.WithTimeout(context.Background(), await.Scale(time.Minute))
+		c, _, err := e.dial(b, fmt.Sprintf("/%d/channel?mode=3", pid), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.SetReadLimit(-1)
+		if err := c.Write(ctx, websocket.MessageText, []byte("go\n")); err != nil {
+			b.Fatal(err)
+		}
+		var total int64
+		for {
+			typ, rd, err := c.Reader(ctx)
+			if err != nil {
+				break
+			}
+			n, _ := io.CopyBuffer(io.Discard, rd, buf)
+			if typ == websocket.MessageBinary {
+				total += n
+			}
+		}
+		cancel()
+		c.CloseNow()
+		if total != size {
+			b.Fatalf("the follower got %d bytes, want %d", total, size)
+		}
+	}
 }

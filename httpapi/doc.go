@@ -99,7 +99,7 @@
 //   - Server.Shutdown (of a server from NewServer) closes every socket with
 //     StatusGoingAway; handlers wait for all their goroutines.
 //
-// /{pid}/channel[/{stream}] follows one process (manager.FollowProcess,
+// /{pid}/channel[/{stream}] follows one process (manager.FollowProcess and Follow.Next,
 // output and exit subscribed atomically): raw output bytes in binary
 // frames, in order; client frames to stdin or the custom stream; after the
 // exit event, what is left of the output is sent and the socket closes

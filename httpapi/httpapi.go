@@ -43,6 +43,7 @@ type Manager interface {
 	Sessions(ctx context.Context) ([]string, error)
 	Jobs(ctx context.Context, session string) ([]string, error)
 	JobInfo(ctx context.Context, name string) (manager.JobInfo, error)
+	JobRevision(ctx context.Context, name string) (uint64, error)
 	JobStats(ctx context.Context, name string) (manager.JobStats, error)
 	Pids(ctx context.Context, name string) ([]int, error)
 	ProcessInfo(ctx context.Context, pid int) (manager.ProcessInfo, error)

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -12,10 +14,7 @@ import (
 
 	"github.com/ganger/ganger"
 	"github.com/ganger/ganger/manager"
-	"github.com/ganger/ganger/pubsub"
 )
-
-type pubsubChunkMsg = pubsub.Message[manager.Chunk]
 
 // Modes of /{pid}/channel.
 const (
@@ -59,7 +58,7 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	if mode&modeRead == 0 {
-		f.Output.Close()
+		f.StopOutput()
 	}
 	c := a.accept(w, r)
 	if c == nil {
@@ -69,23 +68,29 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := a.socketContext(r, c)
 	defer cancel()
 
+	// The client's frames go to the process's input; a failure, or a
+	// frame on a read-only socket, ends the socket with its error. Either,
+	// or the client's going away, ends the following of output (nextCtx),
+	// not the socket's context: the error is still to be written.
 	fail := make(chan error, 1)
-	readDone := make(chan struct{})
+	nextCtx, stopNext := context.WithCancel(ctx)
+	defer stopNext()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(readDone)
+		defer stopNext()
 		for {
 			_, b, err := c.Read(ctx)
 			if err != nil {
 				return
 			}
 			if mode&modeWrite == 0 {
-				fail <- badRequest("this channel is read-only (mode=1)")
-				return
+				err = badRequest("this channel is read-only (mode=1)")
+			} else {
+				err = a.m.Send(ctx, info.Pid, stream, b)
 			}
-			if err := a.m.Send(ctx, info.Pid, stream, b); err != nil {
+			if err != nil {
 				fail <- err
 				return
 			}
@@ -94,99 +99,36 @@ func (a *api) serveProcessChannel(w http.ResponseWriter, r *http.Request) {
 	defer wg.Wait()
 	defer cancel()
 
-	var outC <-chan pubsubChunkMsg
+	var end error
 	if mode&modeRead != 0 {
-		outC = f.Output.C()
-	}
-	// send writes m and whatever output is already waiting behind it as
-	// one frame; false ends the socket.
-	var batch []byte
-	var send func(m pubsubChunkMsg) bool
-	send = func(m pubsubChunkMsg) bool {
-		if m.Dropped > 0 {
-			a.closeWithError(ctx, c, websocket.StatusInternalError,
-				ganger.Errorf(ganger.EINTERNAL, "output lost: %d chunks dropped because the client read too slowly", m.Dropped))
-			return false
+		write := func(data []byte) error { return a.writeMessage(ctx, c, websocket.MessageBinary, data) }
+		for end == nil {
+			end = f.Next(nextCtx, write)
 		}
-		data, next := m.Event.Data, pubsubChunkMsg{}
-		if len(outC) > 0 {
-			batch, next = appendWaiting(append(batch[:0], data...), outC)
-			data = batch
-		}
-		if err := a.writeMessage(ctx, c, websocket.MessageBinary, data); err != nil {
-			return false
-		}
-		return next.Dropped == 0 || send(next)
-	}
-	for {
+	} else {
 		select {
-		case m, ok := <-outC:
-			if !ok {
-				outC = nil
-				continue
-			}
-			if !send(m) {
-				return
-			}
-		case <-f.Exit.C():
-			// The exit is published after every byte of output: what is
-			// left is already buffered.
-			for outC != nil {
-				select {
-				case m, ok := <-outC:
-					if !ok {
-						outC = nil
-					} else if !send(m) {
-						return
-					}
-				default:
-					if n := f.Output.Dropped(); n > 0 && mode&modeRead != 0 {
-						send(pubsubChunkMsg{Dropped: n})
-						return
-					}
-					outC = nil
-				}
-			}
-			c.Close(websocket.StatusNormalClosure, "process exited")
-			return
-		case err := <-fail:
-			code := websocket.StatusPolicyViolation
-			if ganger.ErrorCode(err) == ganger.EINTERNAL {
-				code = websocket.StatusInternalError
-			}
-			a.closeWithError(ctx, c, code, err)
-			return
-		case <-readDone:
-			return
-		case <-ctx.Done():
-			return
+		case <-f.Exited():
+			end = io.EOF
+		case <-nextCtx.Done():
+			end = nextCtx.Err()
 		}
 	}
-}
-
-// maxBatch is the most output one /{pid}/channel frame carries when the
-// client is behind: fewer, larger frames let it catch up.
-const maxBatch = 1 << 20
-
-// appendWaiting appends the chunks already waiting in outC to batch, up
-// to maxBatch bytes. It stops at a drop marker and returns it, so the
-// caller sends what came before the loss first.
-func appendWaiting(batch []byte, outC <-chan pubsubChunkMsg) ([]byte, pubsubChunkMsg) {
-	for len(batch) < maxBatch {
-		select {
-		case m, ok := <-outC:
-			if !ok {
-				return batch, pubsubChunkMsg{}
-			}
-			if m.Dropped > 0 {
-				return batch, m
-			}
-			batch = append(batch, m.Event.Data...)
-		default:
-			return batch, pubsubChunkMsg{}
+	select {
+	case err := <-fail:
+		code := websocket.StatusPolicyViolation
+		if ganger.ErrorCode(err) == ganger.EINTERNAL {
+			code = websocket.StatusInternalError
 		}
+		a.closeWithError(ctx, c, code, err)
+		return
+	default:
 	}
-	return batch, pubsubChunkMsg{}
+	switch {
+	case end == io.EOF:
+		c.Close(websocket.StatusNormalClosure, "process exited")
+	case errors.Is(end, manager.ErrOutputLost):
+		a.closeWithError(ctx, c, websocket.StatusInternalError, ganger.Errorf(ganger.EINTERNAL, "%s", end))
+	}
 }
 
 // closeWithError sends {"error": reason} as a text frame, then closes.

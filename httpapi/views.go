@@ -98,16 +98,19 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 	if err := id.checkJob(name); err != nil {
 		return nil, err
 	}
+	redacted := id.hidesEnv()
+	rev, err := a.m.JobRevision(ctx, name) // cheaper than a JobInfo
+	if err == nil {
+		if b, ok := a.answers.get(name, redacted, rev); ok {
+			return b, nil
+		}
+	}
 	info, err := a.m.JobInfo(ctx, name)
 	if err != nil {
 		if ganger.ErrorCode(err) == ganger.ENOTFOUND {
 			a.answers.forget(name)
 		}
 		return nil, err
-	}
-	redacted := id.hidesEnv()
-	if b, ok := a.answers.get(name, redacted, info.Revision); ok {
-		return b, nil
 	}
 	if redacted {
 		info = redactJob(info)

@@ -53,7 +53,11 @@
 // travels on a separate bus (topics "<session>.<job>.<pid>.<label>"),
 // published straight from each process's reader goroutines, so heavy
 // output never goes through the loop and event subscribers never see it.
-// Every published chunk is a copy of its own, which receivers may keep.
+// A SubscribeOutput chunk is a copy of its own, which receivers may keep.
+// A follower of one process (FollowProcess, the hot path of output) gets
+// the bytes only during a callback, in pooled buffers the manager takes
+// back afterwards (follow.go): no buffer of the manager's ever outlives a
+// call into another package.
 //
 // # What may block
 //

@@ -133,40 +133,46 @@ func (j *job) state() string {
 	if !j.active {
 		return JobStopped
 	}
-	count := map[string]int{}
-	failed := 0
-	slots := j.allSlots()
-	n := 0
-	for _, s := range slots {
-		if s.n > j.cfg.NumProcesses {
+	var n, waiting, starting, running, backoff, fatal, exited, failed int
+	for _, s := range j.slots {
+		if s == nil || s.n > j.cfg.NumProcesses {
 			continue
 		}
 		n++
-		st := s.state
-		if st == SlotStopping {
-			st = SlotStarting // replaced: a new process follows
-		}
-		count[st]++
-		if st == SlotExited && (s.lastExit == nil || !s.lastExit.success) {
-			failed++
+		switch s.state {
+		case SlotWaiting:
+			waiting++
+		case SlotStarting, SlotStopping: // stopping: replaced, a new process follows
+			starting++
+		case SlotRunning:
+			running++
+		case SlotBackoff:
+			backoff++
+		case SlotFatal:
+			fatal++
+		case SlotExited:
+			exited++
+			if s.lastExit == nil || !s.lastExit.success {
+				failed++
+			}
 		}
 	}
 	switch {
 	case n == 0:
 		return JobRunning
-	case count[SlotWaiting] == n:
+	case waiting == n:
 		return JobWaiting
-	case count[SlotFatal] == n:
+	case fatal == n:
 		return JobGaveUp
-	case count[SlotBackoff] == n:
+	case backoff == n:
 		return JobFlapping
-	case count[SlotExited] == n && failed == 0:
+	case exited == n && failed == 0:
 		return JobCompleted
-	case count[SlotStarting]+count[SlotRunning]+count[SlotWaiting]+count[SlotBackoff] == 0:
+	case starting+running+waiting+backoff == 0:
 		return JobStopped // every slot exited or fatal, some with a failure
-	case count[SlotBackoff]+count[SlotFatal] > 0 || failed > 0:
+	case backoff+fatal+failed > 0:
 		return JobDegraded
-	case count[SlotStarting]+count[SlotWaiting] > 0:
+	case starting+waiting > 0:
 		return JobStarting
 	default:
 		return JobRunning

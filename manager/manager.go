@@ -47,7 +47,8 @@ type Manager struct {
 	cwd    string // the daemon's working directory: a job's without cwd
 	sys    system
 	events *pubsub.Bus[Event]
-	output *pubsub.Bus[Chunk]
+	output  *pubsub.Bus[Chunk]       // output copies, for SubscribeOutput
+	follows *pubsub.Bus[followChunk] // output in pooled buffers, for FollowProcess
 	bufs   *bufPool // output line buffers, shared by every job's ring
 
 	cmds      chan func()
@@ -105,6 +106,7 @@ func newWithSystem(opts Options, sys system) *Manager {
 		sys:       sys,
 		events:    pubsub.New[Event](),
 		output:    pubsub.New[Chunk](),
+		follows:   pubsub.New[followChunk](),
 		bufs:      new(bufPool),
 		cmds:      make(chan func()),
 		msgs:      make(chan any, 256),
@@ -131,10 +133,10 @@ func (m *Manager) Metrics() Metrics {
 	}
 }
 
-// DroppedEvents returns how many events and output chunks subscribers have
-// missed because they read too slowly.
+// DroppedEvents returns how many events and output chunks subscribers
+// (followers included) have missed because they read too slowly.
 func (m *Manager) DroppedEvents() (events, output uint64) {
-	return m.events.Dropped(), m.output.Dropped()
+	return m.events.Dropped(), m.output.Dropped() + m.follows.Dropped()
 }
 
 // Close stops every job gracefully (dependents first), waits until all

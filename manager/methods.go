@@ -5,7 +5,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strconv"
 	"syscall"
 
 	"github.com/ganger/ganger"
@@ -390,6 +389,14 @@ func (m *Manager) JobInfo(ctx context.Context, name string) (JobInfo, error) {
 	return callJob(ctx, m, name, func(j *job) (JobInfo, error) { return j.info(), nil })
 }
 
+// JobRevision returns the revision JobInfo would describe the job with
+// now, without describing it: a caller that keeps what it derived from a
+// JobInfo by revision (the API's encoded answers) asks this first, and
+// JobInfo only when it changed. ENOTFOUND.
+func (m *Manager) JobRevision(ctx context.Context, name string) (uint64, error) {
+	return callJob(ctx, m, name, func(j *job) (uint64, error) { return j.rev, nil })
+}
+
 // Pids returns the pids a job keeps alive (by slot), or, for name "",
 // every pid (commits included) in ascending order. ENOTFOUND.
 func (m *Manager) Pids(ctx context.Context, name string) ([]int, error) {
@@ -472,37 +479,6 @@ func (m *Manager) SubscribeOutput(buffer int, patterns ...string) *pubsub.Sub[Ch
 		buffer = m.opts.EventBuffer
 	}
 	return m.output.Subscribe(buffer, patterns...)
-}
-
-// Follow is a live view of one process's output that ends with its exit.
-type Follow struct {
-	Output *pubsub.Sub[Chunk] // the process's output (or one label's)
-	Exit   *pubsub.Sub[Event] // receives the process's exit event
-}
-
-// Close ends both subscriptions.
-func (f *Follow) Close() { f.Output.Close(); f.Exit.Close() }
-
-// FollowProcess subscribes to a process's output (one label's when label is
-// not "") and to its exit, atomically with respect to the loop, so the exit
-// event arrives after all output. ENOTFOUND if the process is gone.
-func (m *Manager) FollowProcess(ctx context.Context, pid int, label string, buffer int) (*Follow, error) {
-	if buffer <= 0 {
-		buffer = m.opts.EventBuffer
-	}
-	return call(ctx, m, func() (*Follow, error) {
-		p, err := m.lookupProc(pid)
-		if err != nil {
-			return nil, err
-		}
-		if label != "" && p.splitters[label] == nil {
-			return nil, notFound("process %d has no stream %q", pid, label)
-		}
-		return &Follow{
-			Output: m.output.Subscribe(buffer, OutputTopic(pid, label)),
-			Exit:   m.events.Subscribe(4, "proc."+strconv.Itoa(pid)+"."+EventExit),
-		}, nil
-	})
 }
 
 // withJob runs f on the loop with the named job.

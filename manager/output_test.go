@@ -157,3 +157,52 @@ func TestAnswersListsAreNeverNil(t *testing.T) {
 	kept, _ := m.Pids(bg, name)
 	nulls("job pids", kept)
 }
+
+// TestFollowBuffersAreShared: a big piece of output reaches every
+// follower in one pooled buffer, which goes back to the pool only once
+// each has released it; a release too many panics.
+func TestFollowBuffersAreShared(t *testing.T) {
+	m := newManager(t, Options{})
+	const topic = "s.j.1.stdout"
+	a, b := m.follows.Subscribe(4, topic), m.follows.Subscribe(4, topic)
+	full := m.follows.Subscribe(1, topic) // takes one chunk, drops the next
+	defer a.Close()
+	defer b.Close()
+	defer full.Close()
+	data := bytes.Repeat([]byte("z"), maxChunk)
+	m.publishFollow(data, topic)
+	ca, cb, cf := (<-a.C()).Event, (<-b.C()).Event, (<-full.C()).Event
+	if ca.buf == nil || cb.buf != ca.buf || cf.buf != ca.buf {
+		t.Fatal("the followers do not share one pooled buffer")
+	}
+	if got := ca.buf.refs.Load(); got != 3 {
+		t.Fatalf("%d receivers counted, want 3", got)
+	}
+	ca.release()
+	cb.release()
+	cf.release()
+	if got := ca.buf.refs.Load(); got != 0 {
+		t.Fatalf("%d receivers left after every release, want 0", got)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a release too many did not panic")
+			}
+		}()
+		ca.release()
+	}()
+	m.publishFollow(data, topic)
+	m.publishFollow(data, topic) // full drops this one: only a and b count
+	<-a.C()
+	if c := (<-a.C()).Event; c.buf.refs.Load() != 2 {
+		t.Errorf("%d receivers counted with one follower full, want 2", c.buf.refs.Load())
+	}
+	small := []byte("hello\n")
+	m.publishFollow(small, topic)
+	<-b.C()
+	<-b.C()
+	if c := (<-b.C()).Event; c.buf != nil || !bytes.Equal(c.data, small) {
+		t.Errorf("a small piece: buffer %p, data %q", c.buf, c.data)
+	}
+}

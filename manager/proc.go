@@ -154,12 +154,15 @@ func (m *Manager) processSpec(p *proc) (process.Spec, error) {
 			if s := splitters[label]; s != nil {
 				s.write(data)
 			}
-			if m.output.Subscribers() == 0 {
-				return
-			}
-			for len(data) > 0 { // in pieces, so a follower's buffer bounds bytes
+			follows, subs := m.follows.Subscribers() > 0, m.output.Subscribers() > 0
+			for len(data) > 0 && (follows || subs) { // in pieces, so a follower's buffer bounds bytes
 				n := min(len(data), maxChunk)
-				m.publishChunk(Chunk{Name: name, Pid: pid, Slot: slot, Stream: label}, data[:n], topicPrefix+label)
+				if follows {
+					m.publishFollow(data[:n], topicPrefix+label)
+				}
+				if subs {
+					m.publishChunk(Chunk{Name: name, Pid: pid, Slot: slot, Stream: label}, data[:n], topicPrefix+label)
+				}
 				data = data[n:]
 			}
 		},
