@@ -42,14 +42,14 @@ type Options struct {
 
 // Manager runs jobs. Create one with New and stop it with Close.
 type Manager struct {
-	opts   Options
-	log    *slog.Logger
-	cwd    string // the daemon's working directory: a job's without cwd
-	sys    system
-	events *pubsub.Bus[Event]
+	opts    Options
+	log     *slog.Logger
+	cwd     string // the daemon's working directory: a job's without cwd
+	sys     system
+	events  *pubsub.Bus[Event]
 	output  *pubsub.Bus[Chunk]       // output copies, for SubscribeOutput
 	follows *pubsub.Bus[followChunk] // output in pooled buffers, for FollowProcess
-	bufs   *bufPool // output line buffers, shared by every job's ring
+	bufs    *bufPool                 // output line buffers, shared by every job's ring
 
 	cmds      chan func()
 	msgs      chan any
