@@ -501,3 +501,28 @@ func TestUnavailableAfterShutdown(t *testing.T) {
 		t.Errorf("info after shutdown: %v", m)
 	}
 }
+
+// TestSlotAnswers: a job's answer lists its slots; a slot with a process
+// has its pid and os_pid, one without has them null.
+func TestSlotAnswers(t *testing.T) {
+	e := newEnv(t)
+	e.load(t, `{"name":"web","cmd":"sleep 30","numprocesses":2,"graceful_timeout":1,"min_uptime":0}`)
+	pids := e.waitRunning(t, "default.web", 2)
+	res := e.do(t, request{method: "GET", path: "/jobs/default/web"})
+	var job struct {
+		Slots []map[string]any `json:"slots"`
+	}
+	if err := json.Unmarshal(res.body, &job); err != nil || len(job.Slots) != 2 {
+		t.Fatalf("slots %s: %v", res.body, err)
+	}
+	for i, s := range job.Slots {
+		if s["slot"] != float64(i+1) || s["pid"] != float64(pids[i]) || s["os_pid"] == nil || s["state"] != "running" || s["ready"] != true {
+			t.Errorf("slot %d: %v", i+1, s)
+		}
+	}
+	e.call(t, "POST", "/jobs/default/web/state", `{"action":"stop"}`, 202)
+	await.Until(t, 10*time.Second, "both slots exited, without a pid", func() bool {
+		res := e.do(t, request{method: "GET", path: "/jobs/default/web"})
+		return strings.Count(string(res.body), `"pid":null,"os_pid":null`) == 2 && strings.Count(string(res.body), `"state":"exited"`) == 2
+	})
+}

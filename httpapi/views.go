@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/ganger/ganger"
+	"github.com/ganger/ganger/conf"
 	"github.com/ganger/ganger/manager"
 )
 
@@ -117,7 +118,7 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 	}
 	buf := a.getBuffer()
 	defer a.putBuffer(buf)
-	if err := encodeJSON(buf, info); err != nil {
+	if err := encodeJSON(buf, newJobAnswer(info)); err != nil {
 		return nil, fmt.Errorf("encoding job %s: %w", name, err)
 	}
 	b := slices.Clone(buf.Bytes())
@@ -125,6 +126,56 @@ func (a *api) jobView(ctx context.Context, id identity, name string) ([]byte, er
 		a.pruneAnswers(ctx)
 	}
 	return b, nil
+}
+
+// jobAnswer is the JSON answer describing a job, keys in API.md's order:
+// a manager.JobInfo whose slots have pid and os_pid null when they have no
+// process.
+type jobAnswer struct {
+	Name         string               `json:"name"`
+	State        string               `json:"state"`
+	Active       bool                 `json:"active"`
+	Running      int                  `json:"running"`
+	RunningOut   int                  `json:"running_out"`
+	Ready        int                  `json:"ready"`
+	NumProcesses int                  `json:"numprocesses"`
+	Restarts     int                  `json:"restarts"`
+	Processes    []int                `json:"processes"`
+	Slots        []slotAnswer         `json:"slots"`
+	WaitingFor   []manager.Dependency `json:"waiting_for"`
+	Config       conf.Job             `json:"config"`
+	Flapping     manager.FlapInfo     `json:"flapping"`
+}
+
+// slotAnswer is a manager.SlotInfo in the API: pid and os_pid null when
+// the slot has no process.
+type slotAnswer struct {
+	Slot       int               `json:"slot"`
+	State      string            `json:"state"`
+	Pid        *int              `json:"pid"`
+	OSPid      *int              `json:"os_pid"`
+	Ready      bool              `json:"ready"`
+	Restarts   int               `json:"restarts"`
+	Since      float64           `json:"since"`
+	LastExit   *manager.ExitInfo `json:"last_exit"`
+	SpawnError string            `json:"spawn_error"`
+}
+
+func newJobAnswer(info manager.JobInfo) jobAnswer {
+	slots := make([]slotAnswer, len(info.Slots))
+	for i := range info.Slots {
+		s := &info.Slots[i]
+		slots[i] = slotAnswer{Slot: s.Slot, State: s.State, Ready: s.Ready, Restarts: s.Restarts, Since: s.Since,
+			LastExit: s.LastExit, SpawnError: s.SpawnError}
+		if s.Pid != 0 {
+			slots[i].Pid, slots[i].OSPid = &s.Pid, &s.OSPid
+		}
+	}
+	return jobAnswer{
+		Name: info.Name, State: info.State, Active: info.Active, Running: info.Running, RunningOut: info.RunningOut,
+		Ready: info.Ready, NumProcesses: info.NumProcesses, Restarts: info.Restarts, Processes: info.Processes,
+		Slots: slots, WaitingFor: info.WaitingFor, Config: info.Config, Flapping: info.Flapping,
+	}
 }
 
 // pruneAnswers drops the cached answers of jobs that no longer exist.

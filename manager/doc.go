@@ -36,10 +36,11 @@
 // process group is empty and its output is drained (or a drain bound
 // passed); a small watcher goroutine per exited process checks that and
 // sends a message. Timers (kill deadlines, backoff, flapping pauses,
-// min_uptime, rollout deadlines, exec probe timeouts) are time.AfterFunc
-// callbacks that only post a message to the loop, which drops the stale
-// ones by generation; they never touch state. The manager's clock is
-// time.Now and time.AfterFunc, so the tests run the loop on a fake system
+// min_uptime, rollout deadlines, exec probe timeouts) are the loop's own:
+// one heap of deadlines and one time.Timer for the earliest, selected on
+// like any channel (timers.go); a due timer's message is handled like any
+// other, and stale ones are dropped by generation. The manager's clock is
+// time.Now and time.Timer, so the tests run the loop on a fake system
 // inside a testing/synctest bubble, where time is fake: the timing rules
 // are tested exactly, in microseconds.
 //

@@ -68,6 +68,7 @@ type Manager struct {
 	waiting      []*job            // started jobs whose slots wait for dependencies
 	revision     uint64            // the last revision given to a job (job.changed)
 	anyHeld      bool              // some job's stop waits for its dependents' (deps.go)
+	timers       timers            // the loop's deadlines (timers.go)
 	nextPid      int
 	shutting     bool
 }
@@ -170,6 +171,8 @@ func (m *Manager) loop() {
 			m.handleExit(e)
 		case msg := <-m.msgs:
 			m.handleMsg(msg)
+		case <-m.timerC():
+			m.fireTimers()
 		case <-quit:
 			quit = nil
 			m.beginShutdown()
@@ -181,7 +184,7 @@ func (m *Manager) loop() {
 	}
 }
 
-// Internal messages to the loop, from timers, watchers and probes.
+// Internal messages to the loop, from its timers, watchers and probes.
 type (
 	msgKillDue   struct{ p *proc }
 	msgProcGone  struct{ p *proc }
@@ -237,12 +240,6 @@ func (m *Manager) slotTimer(msg msgSlotTimer) {
 // now is the manager's clock: time.Now, which a testing/synctest bubble
 // fakes.
 func (m *Manager) now() time.Time { return time.Now() }
-
-// after arranges for msg to be posted to the loop after d. The timer's
-// callback only posts: it never touches state.
-func (m *Manager) after(d time.Duration, msg any) *time.Timer {
-	return time.AfterFunc(d, func() { m.post(msg) })
-}
 
 // post hands an internal message to the loop; it gives up once the loop ended.
 func (m *Manager) post(msg any) {

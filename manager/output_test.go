@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,29 +102,6 @@ func TestPublishedChunksAreOwned(t *testing.T) {
 	ca, cb := (<-a.C()).Event, (<-b.C()).Event
 	if !bytes.Equal(ca.Data, cb.Data) || ca.Data[0] != 'z' || bytes.Count(ca.Data, []byte("z")) != maxChunk {
 		t.Fatal("a held chunk changed with its source or a later chunk")
-	}
-}
-
-func TestSlotInfoJSONRoundTrip(t *testing.T) {
-	for _, in := range []SlotInfo{
-		{Slot: 1, State: SlotRunning, Pid: 3, OSPid: 4242, Ready: true, Restarts: 2, Since: 1.5,
-			LastExit: &ExitInfo{ExitStatus: 3, Reason: ReasonExited, Time: 1.25}},
-		{Slot: 2, State: SlotBackoff, SpawnError: "starting prog: no such program"},
-	} {
-		b, err := json.Marshal(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out SlotInfo
-		if err := json.Unmarshal(b, &out); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(in, out) {
-			t.Errorf("%s decodes to %+v, want %+v", b, out, in)
-		}
-		if in.Pid == 0 && !bytes.Contains(b, []byte(`"pid":null,"os_pid":null`)) {
-			t.Errorf("a slot without a process: %s", b)
-		}
 	}
 }
 

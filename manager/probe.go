@@ -37,7 +37,7 @@ type probeRun struct {
 	owner    *proc // the process probed
 	os       osProcess
 	done     func(error) // answers the attempt, once
-	timer    *time.Timer
+	timer    *timer
 	timeout  time.Duration
 	timedOut bool
 }

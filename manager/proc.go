@@ -39,7 +39,7 @@ type proc struct {
 	stopping   bool // a stop was asked for (user, scale-down, reload, shutdown, liveness)
 	leaderDone bool
 	status     syscall.WaitStatus
-	killTimer  *time.Timer
+	killTimer  *timer
 	splitters  map[string]*lineSplitter
 	probes     [2]context.CancelFunc // running probes, by probeKind
 	logProbe   *logProbe             // a readiness probe on the output, if any

@@ -19,7 +19,7 @@ type rollout struct {
 	last     int // the last slot to replace
 	slot     int // the slot being replaced
 	newPid   int // its new process, once spawned
-	timer    *time.Timer
+	timer    *timer
 	timerGen int
 }
 

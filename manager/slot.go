@@ -43,8 +43,8 @@ type slot struct {
 	flapping bool // the pending respawn ends a flapping pause
 	gaveUp   bool // fatal
 
-	timer    *time.Timer // its one timer (respawn or uptime); loop-owned
-	timerGen int         // a timer message of another generation is stale
+	timer    *timer // its one timer (respawn or uptime); loop-owned
+	timerGen int    // a timer message of another generation is stale
 }
 
 // stopIntent is why a slot's process is stopping, which says what follows

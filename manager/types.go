@@ -1,7 +1,6 @@
 package manager
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/ganger/ganger"
@@ -75,57 +74,18 @@ type JobInfo struct {
 	Revision uint64 `json:"-"`
 }
 
-// SlotInfo describes one slot of a job.
+// SlotInfo describes one slot of a job. (The API answers with pid and
+// os_pid null for a slot without a process.)
 type SlotInfo struct {
-	Slot       int       // 1…numprocesses (higher while a scale-down ends)
-	State      string    // one of the Slot… states
-	Pid        int       // its process's pid, 0 when it has none
-	OSPid      int       // its process's os pid, 0 when it has none
-	Ready      bool      // its process is ready (state running)
-	Restarts   int       // respawns after a crash, since the job was loaded
-	Since      float64   // when it entered its state, in Unix seconds
-	LastExit   *ExitInfo // how its last process ended; nil before the first exit
-	SpawnError string    // why its last start failed, "" after a start that worked
-}
-
-// slotJSON is SlotInfo's form in the API: pid and os_pid null when the
-// slot has no process.
-type slotJSON struct {
-	Slot       int       `json:"slot"`
-	State      string    `json:"state"`
-	Pid        *int      `json:"pid"`
-	OSPid      *int      `json:"os_pid"`
-	Ready      bool      `json:"ready"`
-	Restarts   int       `json:"restarts"`
-	Since      float64   `json:"since"`
-	LastExit   *ExitInfo `json:"last_exit"`
-	SpawnError string    `json:"spawn_error"`
-}
-
-// MarshalJSON writes the slot as API.md has it: pid and os_pid null when
-// the slot has no process.
-func (s SlotInfo) MarshalJSON() ([]byte, error) {
-	v := slotJSON{Slot: s.Slot, State: s.State, Ready: s.Ready, Restarts: s.Restarts, Since: s.Since, LastExit: s.LastExit, SpawnError: s.SpawnError}
-	if s.Pid != 0 {
-		v.Pid, v.OSPid = &s.Pid, &s.OSPid
-	}
-	return json.Marshal(v)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (s *SlotInfo) UnmarshalJSON(b []byte) error {
-	var v slotJSON
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*s = SlotInfo{Slot: v.Slot, State: v.State, Ready: v.Ready, Restarts: v.Restarts, Since: v.Since, LastExit: v.LastExit, SpawnError: v.SpawnError}
-	if v.Pid != nil {
-		s.Pid = *v.Pid
-	}
-	if v.OSPid != nil {
-		s.OSPid = *v.OSPid
-	}
-	return nil
+	Slot       int       `json:"slot"`        // 1…numprocesses (higher while a scale-down ends)
+	State      string    `json:"state"`       // one of the Slot… states
+	Pid        int       `json:"pid"`         // its process's pid, 0 when it has none
+	OSPid      int       `json:"os_pid"`      // its process's os pid, 0 when it has none
+	Ready      bool      `json:"ready"`       // its process is ready (state running)
+	Restarts   int       `json:"restarts"`    // respawns after a crash, since the job was loaded
+	Since      float64   `json:"since"`       // when it entered its state, in Unix seconds
+	LastExit   *ExitInfo `json:"last_exit"`   // how its last process ended; nil before the first exit
+	SpawnError string    `json:"spawn_error"` // why its last start failed, "" after a start that worked
 }
 
 // ExitInfo is how a process ended.

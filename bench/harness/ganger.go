@@ -124,6 +124,20 @@ func (g *gangerTarget) cycle(ctx context.Context, n int, marker string, idle tim
 	if err != nil {
 		return s, err
 	}
+	// Idle means steady: each process becomes ready (running) min_uptime
+	// after its spawn, which is work of the daemon's; the footprint is
+	// measured once every slot is. The job is asked every 250 ms, not
+	// more: each answer of a 1000-slot job that changed is 150 KB to encode,
+	// and a flood of them would be measured as the daemon's memory. (A
+	// ganger older than slots has no "ready": nothing to wait for.)
+	if err := waitForEvery(ctx, g.step, 250*time.Millisecond, "every slot ready", func() bool {
+		var job struct {
+			Ready *int `json:"ready"`
+		}
+		return d.call(ctx, "GET", "/jobs/bench/sl", nil, http.StatusOK, &job) == nil && (job.Ready == nil || *job.Ready == n)
+	}); err != nil {
+		return s, err
+	}
 	if s.RSSKiB, s.CPUPct, err = footprint(ctx, []int{d.cmd.Process.Pid}, g.m, idle); err != nil {
 		return s, err
 	}

@@ -140,13 +140,18 @@ func freePort() (int, error) {
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
 func waitFor(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	return waitForEvery(ctx, timeout, 10*time.Millisecond, what, cond)
+}
+
+// waitForEvery polls cond every interval until it holds or timeout passes.
+func waitForEvery(ctx context.Context, timeout, interval time.Duration, what string, cond func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for !cond() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 	return nil
