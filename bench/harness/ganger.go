@@ -125,21 +125,26 @@ func (g *gangerTarget) cycle(ctx context.Context, n int, marker string, idle tim
 		return s, err
 	}
 	// Idle means steady: each process becomes ready (running) min_uptime
-	// after its spawn, which is work of the daemon's; the footprint is
-	// measured once every slot is. The job is asked every 250 ms, not
-	// more: each answer of a 1000-slot job that changed is 150 KB to encode,
-	// and a flood of them would be measured as the daemon's memory. (A
-	// ganger older than slots has no "ready": nothing to wait for.)
-	if err := waitForEvery(ctx, g.step, 250*time.Millisecond, "every slot ready", func() bool {
-		var job struct {
-			Ready *int `json:"ready"`
-		}
-		return d.call(ctx, "GET", "/jobs/bench/sl", nil, http.StatusOK, &job) == nil && (job.Ready == nil || *job.Ready == n)
-	}); err != nil {
-		return s, err
+	// (1 s) after its spawn, which is work of the daemon's, so the
+	// footprint is measured after that; the job is asked whether every
+	// slot is ready only afterwards, since an answer describing 1000 slots
+	// that changed is 150 KB to encode, memory the figure would count.
+	select {
+	case <-ctx.Done():
+		return s, ctx.Err()
+	case <-time.After(1500 * time.Millisecond):
 	}
 	if s.RSSKiB, s.CPUPct, err = footprint(ctx, []int{d.cmd.Process.Pid}, g.m, idle); err != nil {
 		return s, err
+	}
+	var job struct {
+		Ready *int `json:"ready"` // nil: a ganger older than slots
+	}
+	if err := d.call(ctx, "GET", "/jobs/bench/sl", nil, http.StatusOK, &job); err != nil {
+		return s, err
+	}
+	if job.Ready != nil && *job.Ready != n {
+		return s, fmt.Errorf("%d of %d slots ready when the footprint was measured", *job.Ready, n)
 	}
 	s.HasCPU = idle > 0
 	s.StopMs, err = timeStop(ctx, g.step, marker, func() error {
